@@ -1,0 +1,181 @@
+// Boots Debian's kernel under QEMU TCG, runs a shell script inside (as root, cwd = the repo, shared
+// read-only at the same path as on the host so `node --import tsx file.ts` works), and returns its
+// exit status and the serial console. The verdict comes from the console marker, never from QEMU's exit
+// status, which is 0 whatever the guest did.
+import { spawn } from 'node:child_process'
+import * as fsp from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { spawnCommandRunner } from '../command-runner.js'
+import { readConsoleVerdict } from './console-verdict.js'
+import { qemuCommand, type NinePShare } from './qemu-command.js'
+import { defaultVmImageDeps, prepareVmImage, type VmImage } from './vm-image-cache.js'
+
+export interface RunInVmOptions {
+  /** POSIX sh script the guest runs with /bin/sh from the host's /usr; its exit status is the verdict. */
+  readonly script: string
+  /** Modules /init loads with modprobe before the script (dependencies come along). */
+  readonly modules?: readonly string[]
+  /** Hard limit for the whole boot; QEMU is killed when it passes. Default 180 s. */
+  readonly timeoutMs?: number
+  /** Guest memory; node inside needs a few hundred MB. Default 1024. */
+  readonly memoryMb?: number
+  /** vCPUs (TCG threads). Default 2, the size of this machine kind. */
+  readonly cpus?: number
+  /** Called with console output as it arrives, e.g. to stream it to a terminal. */
+  readonly onConsole?: (text: string) => void
+}
+
+export interface VmRunResult {
+  readonly ok: boolean
+  readonly exitCode: number
+  readonly console: string
+  readonly kernelVersion: string
+  /** Guest uptime at /init start: kernel boot time. */
+  readonly bootS?: number
+  /** Guest time from /init start to the scenario's end (module loading, mounts, the script). */
+  readonly guestS?: number
+  /** Host wall time from spawning QEMU to its exit. */
+  readonly wallMs: number
+}
+
+export class VmTimeoutError extends Error {
+  override readonly name = 'VmTimeoutError'
+  constructor(readonly timeoutMs: number, readonly console: string) {
+    super(`lab VM did not finish within ${timeoutMs} ms and was killed; console ends:\n${tail(console)}`)
+  }
+}
+
+export class VmMarkerMissingError extends Error {
+  override readonly name = 'VmMarkerMissingError'
+  constructor(readonly qemuExit: number | null, readonly console: string, readonly qemuStderr: string) {
+    super(
+      `lab VM ended (qemu exit ${qemuExit}) without printing its result marker — kernel panic, ` +
+        `init crash or a QEMU error; qemu stderr: ${qemuStderr.trim() || '(empty)'}; console ends:\n${tail(console)}`,
+    )
+  }
+}
+
+function tail(text: string, lines = 30): string {
+  return text.split('\n').slice(-lines).join('\n')
+}
+
+export interface VmProcess {
+  onStdout(listener: (text: string) => void): void
+  onStderr(listener: (text: string) => void): void
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>
+  kill(): void
+}
+
+export interface RunDir {
+  readonly path: string
+  dispose(): Promise<void>
+}
+
+export interface RunInVmDeps {
+  readonly prepareImage: () => Promise<VmImage>
+  readonly spawnQemu: (argv: readonly string[]) => VmProcess
+  /** A fresh host directory holding `scenario.sh`, shared read-write to the guest's /lab. */
+  readonly makeRunDir: (script: string) => Promise<RunDir>
+  readonly repoPath: string
+  readonly now: () => number
+  readonly setTimer: (callback: () => void, ms: number) => () => void
+}
+
+export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defaultRunInVmDeps()): Promise<VmRunResult> {
+  const image = await deps.prepareImage()
+  const runDir = await deps.makeRunDir(options.script)
+  try {
+    const shares: NinePShare[] = [
+      { tag: 'usr', hostPath: '/usr', readonly: true },
+      { tag: 'etc', hostPath: '/etc', readonly: true },
+      { tag: 'modules', hostPath: image.moduleTree, readonly: true },
+      { tag: 'repo', hostPath: deps.repoPath, readonly: true },
+      { tag: 'lab', hostPath: runDir.path, readonly: false },
+    ]
+    const argv = qemuCommand({
+      image,
+      shares,
+      modules: options.modules ?? [],
+      repoPath: deps.repoPath,
+      memoryMb: options.memoryMb ?? 1024,
+      cpus: options.cpus ?? 2,
+    })
+    const started = deps.now()
+    const qemu = deps.spawnQemu(argv)
+    let console = ''
+    let stderr = ''
+    qemu.onStdout(text => {
+      // The guest's serial line ends lines with \r\n.
+      const clean = text.replaceAll('\r', '')
+      console += clean
+      options.onConsole?.(clean)
+    })
+    qemu.onStderr(text => (stderr += text))
+    const timeoutMs = options.timeoutMs ?? 180_000
+    let timedOut = false
+    const cancelTimer = deps.setTimer(() => {
+      timedOut = true
+      qemu.kill()
+    }, timeoutMs)
+    const qemuExit = await qemu.exited.finally(cancelTimer)
+    const wallMs = deps.now() - started
+    if (timedOut) throw new VmTimeoutError(timeoutMs, console)
+    const verdict = readConsoleVerdict(console)
+    if (verdict === undefined) throw new VmMarkerMissingError(qemuExit, console, stderr)
+    return {
+      ok: verdict.exitCode === 0,
+      exitCode: verdict.exitCode,
+      console,
+      kernelVersion: image.kernelVersion,
+      ...(verdict.initUptimeS === undefined ? {} : { bootS: verdict.initUptimeS }),
+      ...(verdict.initUptimeS === undefined || verdict.endUptimeS === undefined
+        ? {}
+        : { guestS: Math.round((verdict.endUptimeS - verdict.initUptimeS) * 100) / 100 }),
+      wallMs,
+    }
+  } finally {
+    await runDir.dispose()
+  }
+}
+
+/** The repository root (this file is images/lab/vm/run-in-vm.ts). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
+
+export function spawnQemuProcess(argv: readonly string[]): VmProcess {
+  const [file, ...args] = argv
+  const child = spawn(file ?? 'qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise<number | null>((resolveExit, reject) => {
+    child.on('error', error => reject(new Error(`cannot start ${file}: ${error.message} (apt-get install qemu-system-x86)`)))
+    child.on('close', code => resolveExit(code))
+  })
+  return {
+    onStdout: listener => child.stdout.on('data', (chunk: Buffer) => listener(chunk.toString('utf8'))),
+    onStderr: listener => child.stderr.on('data', (chunk: Buffer) => listener(chunk.toString('utf8'))),
+    exited,
+    kill: () => child.kill('SIGKILL'),
+  }
+}
+
+export async function makeTempRunDir(script: string): Promise<RunDir> {
+  const path = await fsp.mkdtemp(join(tmpdir(), 'sdwan-lab-vm-'))
+  await fsp.writeFile(join(path, 'scenario.sh'), script, { mode: 0o755 })
+  return { path, dispose: () => fsp.rm(path, { recursive: true, force: true }) }
+}
+
+export function defaultRunInVmDeps(log: (line: string) => void = () => {}): RunInVmDeps {
+  const run = spawnCommandRunner()
+  return {
+    prepareImage: () => prepareVmImage(defaultVmImageDeps(run, log)),
+    spawnQemu: spawnQemuProcess,
+    makeRunDir: makeTempRunDir,
+    repoPath: REPO_ROOT,
+    now: () => Date.now(),
+    setTimer: (callback, ms) => {
+      const timer = setTimeout(callback, ms)
+      return () => clearTimeout(timer)
+    },
+  }
+}
