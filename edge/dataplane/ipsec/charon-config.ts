@@ -1,0 +1,79 @@
+// Renders the strongswan.conf of one charon instance in kernel-libipsec mode. Pure.
+//
+// Why one charon per uplink: libipsec is policy-based only (if_id and marks are ignored) and one charon
+// owns one TUN device, so route-based steering needs a daemon per uplink, each with its own IKE ports,
+// VICI socket and routing table (DESIGN.md, "strongSwan 5.9").
+
+/** One charon instance: where it runs and what it owns. */
+export interface CharonInstance {
+  /** A short label (the uplink name), used in log lines and errors. */
+  readonly name: string
+  /** Network namespace to run in; undefined runs in the current one. */
+  readonly netns?: string
+  readonly confPath: string
+  readonly viciSocketPath: string
+  /** UDP port for IKE; charon floats to natTPort once a NAT is seen, which libipsec always fakes. */
+  readonly ikePort: number
+  readonly natTPort: number
+  /** Table kernel-netlink installs the TUN routes into, and the priority of the rule it adds for it. */
+  readonly routingTable: number
+  readonly routingTablePrio: number
+  readonly installRoutes: boolean
+  /** Default filelog level, -1..4 (1 is charon's default). */
+  readonly logLevel?: number
+}
+
+/**
+ * Plugins that are enough for IKEv2 with PSK or X.509 (RSA/ECDSA via gmp/pkcs1/pkcs8/x509) and ESP in
+ * userland on Debian's strongSwan 5.9.8 packages without libstrongswan-standard-plugins (no openssl, gcm):
+ * - random, nonce: RNGs for SPIs and nonces; aes, sha1, sha2, hmac, kdf: IKE and ESP transforms and PRF+
+ *   (charon's own SA managers need HASH_SHA1, so sha1 is critical);
+ * - gmp (MODP DH, RSA), curve25519 (x25519, ed25519);
+ * - pem, pkcs1, pkcs8, x509, pubkey, revocation, constraints: load and verify certificates and keys;
+ * - kernel-libipsec: ESP in userland over a TUN device (the host kernel has no xfrm states);
+ *   kernel-netlink: routes, addresses and link events. Listed in this order, the order verified against
+ *   charon-systemd 5.9.8 by test/edge/dataplane/ipsec/charon-netns.test.ts;
+ * - socket-default: IKE and ESP-in-UDP sockets; vici: our control socket.
+ * Debian sets `load_modular`, with every plugin `load = no` unless listed: we list them.
+ */
+export const CHARON_PLUGINS = [
+  'random', 'nonce', 'aes', 'sha1', 'sha2', 'hmac', 'kdf', 'gmp', 'curve25519',
+  'pem', 'pkcs1', 'pkcs8', 'x509', 'pubkey', 'revocation', 'constraints',
+  'kernel-libipsec', 'kernel-netlink', 'socket-default', 'vici',
+] as const
+
+export function renderStrongswanConf(instance: CharonInstance): string {
+  const logLevel = instance.logLevel ?? 1
+  return [
+    `# Generated for charon instance "${instance.name}"; rewritten on every start.`,
+    // charon-systemd reads the "charon-systemd" section and falls back to "charon"; its journal logger
+    // would only duplicate what the stderr filelog gives us.
+    'charon-systemd {',
+    '  journal {',
+    '    default = -1',
+    '  }',
+    '}',
+    'charon {',
+    `  load = ${CHARON_PLUGINS.join(' ')}`,
+    `  port = ${instance.ikePort}`,
+    `  port_nat_t = ${instance.natTPort}`,
+    `  install_routes = ${instance.installRoutes ? 'yes' : 'no'}`,
+    `  routing_table = ${instance.routingTable}`,
+    `  routing_table_prio = ${instance.routingTablePrio}`,
+    // IPsec virtual IPs are not used; keep charon from adding addresses we do not own.
+    '  install_virtual_ip = no',
+    '  filelog {',
+    '    stderr {',
+    `      default = ${logLevel}`,
+    '      ike_name = yes',
+    '    }',
+    '  }',
+    '  plugins {',
+    '    vici {',
+    `      socket = unix://${instance.viciSocketPath}`,
+    '    }',
+    '  }',
+    '}',
+    '',
+  ].join('\n')
+}
