@@ -93,6 +93,9 @@ export interface DesiredState {
   ipsecConns: IpsecConn[]
   /** Our whole nftables table, as `nft -f` input that replaces it in one transaction. */
   nft: string
+  /** The nft table's name (family inet) and the digest its comment carries (see nft-ruleset.ts). */
+  nftTable: string
+  nftDigest: string
 }
 
 /**

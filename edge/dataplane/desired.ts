@@ -1,0 +1,38 @@
+// desired(policy, decisions, facts): the whole kernel state we want, as plain data. Pure.
+import type { SitePolicy } from '../config/policy.js'
+import { pathName } from '../config/policy.js'
+import type { Decision, DesiredState, Facts } from './model.js'
+import { layout } from './layout.js'
+import { pathRoutes } from './routes.js'
+import { classRules, uplinkSourceRules } from './rules.js'
+import { renderNft } from './nft-ruleset.js'
+import { greLinks, ipsecConns } from './tunnels.js'
+
+export function desired(policy: SitePolicy, decisions: readonly Decision[], facts: Facts): DesiredState {
+  const l = layout(policy)
+  const nft = renderNft(policy, l)
+  return {
+    paths: l.paths,
+    classes: l.classes,
+    marks: l.marks,
+    rules: [...uplinkSourceRules(policy, l, facts), ...classRules(policy, l, decisions)],
+    routes: pathRoutes(policy, l, facts),
+    greLinks: greLinks(policy, facts),
+    ipsecConns: ipsecConns(policy, facts),
+    nft: nft.text,
+    nftTable: policy.dataplane.nftTable,
+    nftDigest: nft.digest,
+  }
+}
+
+/**
+ * The decisions before any probe has answered: every class on its first path (all its paths, by
+ * weight, in weighted mode). What `sdwan-edge apply` programs.
+ */
+export function initialDecisions(policy: SitePolicy): Decision[] {
+  return policy.classes.map(c => {
+    const refs = c.mode === 'weighted' ? c.paths : c.paths.slice(0, 1)
+    const active = refs.map(r => ({ path: pathName(r), weight: typeof r === 'string' ? 1 : (r.weight ?? 1) }))
+    return { class: c.name, active, keep: active.map(a => a.path), reason: 'initial: first listed path' }
+  })
+}
