@@ -1,0 +1,93 @@
+// Path health: an up / degraded / down verdict per path with a reason, for the steering engine. Pure:
+// previous verdict, latest metrics, the policy's probe settings, the kernel's link state and `now` in;
+// verdict out.
+//
+//  down      the link is down (carrier or address gone) — at once, reason 'carrier lost';
+//            or a blackout: `downAfterMisses` probes in a row unanswered — at once. Misses are counted
+//            from the silence since the last reply (silence / intervalMs), not only from probes whose
+//            timeout has expired, so a dead path is seen in ≈ downAfterMisses × intervalMs rather than
+//            timeoutMs + that. `now` must be on the metrics' clock (probes/clock.ts monotonicMs).
+//  (stays down) until `upAfterReplies` consecutive replies have arrived (hysteresis against flapping).
+//  degraded  a brownout: a windowed threshold exceeded (average RTT > latencyMs, RFC 3550 jitter >
+//            jitterMs, loss > lossPct). To leave degraded, every figure must fall below 90 % of its
+//            threshold, so a path hovering at a threshold does not flap.
+//  up        otherwise.
+// `since` is when the current state began (kept from `prev` while the state holds).
+import type { PathMetrics } from './metrics/path-metrics.js'
+import type { ProbeSettings, BrownoutThresholds } from './settings.js'
+
+export type PathState = 'up' | 'degraded' | 'down'
+
+export interface PathHealth {
+  readonly state: PathState
+  readonly reason: string
+  readonly since: number
+}
+
+export interface LinkState {
+  /** The kernel reports the uplink's carrier up and its address present. */
+  readonly up: boolean
+}
+
+/** Leaving 'degraded' needs every figure below this share of its threshold. */
+export const BROWNOUT_RECOVERY_FACTOR = 0.9
+
+type HealthSettings = Pick<ProbeSettings, 'intervalMs' | 'downAfterMisses' | 'upAfterReplies' | 'brownout'>
+
+export function pathHealth(
+  prev: PathHealth | null,
+  metrics: PathMetrics | null,
+  settings: HealthSettings,
+  link: LinkState,
+  now: number,
+): PathHealth {
+  const verdict = (state: PathState, reason: string): PathHealth => ({
+    state,
+    reason,
+    since: prev !== null && prev.state === state ? prev.since : now,
+  })
+  if (!link.up) return verdict('down', 'carrier lost')
+  if (metrics === null || metrics.firstSentAt === null) return verdict('down', 'no probe sent yet')
+
+  const silenceMs = Math.max(0, now - (metrics.lastReplyAt ?? metrics.firstSentAt))
+  const silentMisses = Math.floor(silenceMs / settings.intervalMs)
+  if (metrics.consecutiveMisses >= settings.downAfterMisses || silentMisses >= settings.downAfterMisses) {
+    const misses = Math.max(metrics.consecutiveMisses, silentMisses)
+    const what = metrics.lastReplyAt === null ? 'no reply yet' : `no reply for ${round(silenceMs)} ms`
+    return verdict('down', `blackout: ${what} (${misses} probes missed, limit ${settings.downAfterMisses})`)
+  }
+  const wasDown = prev === null || prev.state === 'down'
+  if (wasDown && metrics.consecutiveReplies < settings.upAfterReplies) {
+    return verdict('down', `recovering: ${metrics.consecutiveReplies}/${settings.upAfterReplies} replies in a row`)
+  }
+  const brownout = settings.brownout
+  if (brownout) {
+    const strict = brownoutReasons(metrics, brownout, 1)
+    if (strict.length > 0) return verdict('degraded', `brownout: ${strict.join(', ')}`)
+    if (prev?.state === 'degraded') {
+      const near = brownoutReasons(metrics, brownout, BROWNOUT_RECOVERY_FACTOR)
+      if (near.length > 0) return verdict('degraded', `brownout clearing: ${near.join(', ')}`)
+    }
+  }
+  return verdict('up', 'ok')
+}
+
+function brownoutReasons(m: PathMetrics, t: BrownoutThresholds, factor: number): string[] {
+  const reasons: string[] = []
+  const bound = (limit: number): number => limit * factor
+  const unit = factor === 1 ? '' : ` (${Math.round(factor * 100)}% of limit)`
+  if (t.latencyMs !== undefined && m.rtt !== null && m.rtt.avgMs > bound(t.latencyMs)) {
+    reasons.push(`latency ${round(m.rtt.avgMs)} ms > ${round(bound(t.latencyMs))} ms${unit}`)
+  }
+  if (t.jitterMs !== undefined && m.jitterMs > bound(t.jitterMs)) {
+    reasons.push(`jitter ${round(m.jitterMs)} ms > ${round(bound(t.jitterMs))} ms${unit}`)
+  }
+  if (t.lossPct !== undefined && m.lossPct > bound(t.lossPct)) {
+    reasons.push(`loss ${round(m.lossPct)}% > ${round(bound(t.lossPct))}%${unit}`)
+  }
+  return reasons
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100
+}

@@ -1,0 +1,113 @@
+// One snapshot of a path's measurements over its sliding window: the `PathMetrics` the engine emits and
+// `pathHealth` judges. Pure: computed from a ProbeWindow and the caller's `now`.
+import { summarizeRtt, type RttSummary } from './stats.js'
+import { estimateMos } from './mos.js'
+import type { ProbeWindow } from './window.js'
+
+export interface PathMetrics {
+  readonly pathId: string
+  /** Monotonic ms (probes/clock.ts monotonicMs) when the snapshot was taken. */
+  readonly at: number
+  /** Probes in the window that are settled (answered, lost or late); pending ones are not counted. */
+  readonly settled: number
+  readonly received: number
+  /** No reply within timeoutMs, including those whose reply came later (late ⊆ lost). */
+  readonly lost: number
+  readonly late: number
+  readonly duplicates: number
+  readonly reordered: number
+  /** lost / settled × 100; 0 with nothing settled. */
+  readonly lossPct: number
+  /** RTT over the window's on-time replies; null when there are none. */
+  readonly rtt: RttSummary | null
+  /** RFC 3550 §6.4.1 interarrival jitter of RTT (running estimator, gain 1/16). */
+  readonly jitterMs: number
+  /**
+   * IP packet delay variation (RFC 5481 §1.2, RFC 3393) of RTT between consecutive sequence numbers both
+   * answered on time: mean and max of |rtt(i) − rtt(i−1)|; null with fewer than one such pair.
+   */
+  readonly ipdv: { readonly meanAbsMs: number; readonly maxAbsMs: number } | null
+  /** ITU-T G.107 simplified E-model MOS for G.711 voice (probes/metrics/mos.ts); null without RTT. */
+  readonly mos: number | null
+  /** Monotonic ms of the last on-time reply, null before the first. */
+  readonly lastReplyAt: number | null
+  /** Monotonic ms of the first probe sent on this path. */
+  readonly firstSentAt: number | null
+  /** Settled probes at the newest end of the window that were answered, in a row. */
+  readonly consecutiveReplies: number
+  /** Settled probes at the newest end of the window that were lost (timed out), in a row. */
+  readonly consecutiveMisses: number
+  /** Lifetime counters (not windowed), for one-shot summaries. */
+  readonly totalSent: number
+  readonly totalReceived: number
+}
+
+export function computePathMetrics(pathId: string, window: ProbeWindow, now: number): PathMetrics {
+  const records = window.records()
+  let received = 0
+  let lost = 0
+  let late = 0
+  let duplicates = 0
+  let reordered = 0
+  const rtts: number[] = []
+  for (const r of records) {
+    duplicates += r.duplicates
+    if (r.state === 'received') {
+      received++
+      rtts.push(r.rttMs!)
+      if (r.reordered) reordered++
+    } else if (r.state === 'lost' || r.state === 'late') {
+      lost++
+      if (r.state === 'late') late++
+    }
+  }
+  let ipdvSum = 0
+  let ipdvMax = 0
+  let ipdvPairs = 0
+  for (let i = 1; i < records.length; i++) {
+    const a = records[i - 1]!
+    const b = records[i]!
+    if (a.state !== 'received' || b.state !== 'received' || ((b.seq - a.seq) >>> 0) !== 1) continue
+    const d = Math.abs(b.rttMs! - a.rttMs!)
+    ipdvSum += d
+    ipdvMax = Math.max(ipdvMax, d)
+    ipdvPairs++
+  }
+  let consecutiveReplies = 0
+  let consecutiveMisses = 0
+  for (let i = records.length - 1; i >= 0; i--) {
+    const state = records[i]!.state
+    if (state === 'pending') continue
+    if (state === 'received') {
+      if (consecutiveMisses > 0) break
+      consecutiveReplies++
+    } else {
+      if (consecutiveReplies > 0) break
+      consecutiveMisses++
+    }
+  }
+  const settled = received + lost
+  const lossPct = settled === 0 ? 0 : (lost / settled) * 100
+  const rtt = summarizeRtt(rtts)
+  return {
+    pathId,
+    at: now,
+    settled,
+    received,
+    lost,
+    late,
+    duplicates,
+    reordered,
+    lossPct,
+    rtt,
+    jitterMs: window.jitterMs,
+    ipdv: ipdvPairs === 0 ? null : { meanAbsMs: ipdvSum / ipdvPairs, maxAbsMs: ipdvMax },
+    mos: rtt === null ? null : estimateMos(rtt.avgMs, window.jitterMs, lossPct),
+    lastReplyAt: window.lastReplyAt,
+    firstSentAt: window.firstSentAt,
+    consecutiveReplies,
+    consecutiveMisses,
+    totalSent: window.totalSent,
+    totalReceived: window.totalReceived,
+  }
+}

@@ -1,0 +1,128 @@
+// The per-path sliding window of probes: what was sent, what came back, and how. Deterministic: every
+// time is passed in (monotonic ms), nothing is read from a clock.
+//
+// Outcome of a probe (told apart, as issue 3 asks):
+//   received   reply within timeoutMs;  reordered = it arrived after a reply to a later probe
+//   lost       no reply within timeoutMs (decided by expire(); becomes 'late' if a reply turns up)
+//   late       a reply arrived, but after timeoutMs; counted as lost for the window's loss figure
+//   duplicate  a further reply to an already answered probe; counted on that probe, never as a reply
+// Sequence numbers are u32 and wrap; comparisons use serial-number arithmetic (RFC 1982 §3.2).
+
+export type ProbeState = 'pending' | 'received' | 'lost' | 'late'
+
+export interface ProbeRecord {
+  readonly seq: number
+  readonly sentAt: number
+  state: ProbeState
+  rttMs: number | null
+  receivedAt: number | null
+  reordered: boolean
+  duplicates: number
+}
+
+export type ReplyKind = 'reply' | 'late' | 'duplicate' | 'unknown'
+
+/** a < b in u32 serial-number arithmetic. */
+export function seqBefore(a: number, b: number): boolean {
+  const d = (b - a) >>> 0
+  return d !== 0 && d < 0x8000_0000
+}
+
+export class ProbeWindow {
+  readonly capacity: number
+  readonly #records = new Map<number, ProbeRecord>()
+  /** Sequence numbers in send order; the oldest leaves when the window is full. */
+  readonly #order: number[] = []
+  #highestArrived: number | null = null
+  #lastOnTimeRtt: number | null = null
+  #jitterMs = 0
+  #lastReplyAt: number | null = null
+  #firstSentAt: number | null = null
+  #lastSentAt: number | null = null
+  #totalSent = 0
+  #totalReceived = 0
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`window capacity ${capacity} is not a positive integer`)
+    this.capacity = capacity
+  }
+
+  sent(seq: number, atMs: number): void {
+    if (this.#records.has(seq)) this.#forget(seq)
+    this.#records.set(seq, { seq, sentAt: atMs, state: 'pending', rttMs: null, receivedAt: null, reordered: false, duplicates: 0 })
+    this.#order.push(seq)
+    while (this.#order.length > this.capacity) this.#forget(this.#order[0]!)
+    this.#firstSentAt ??= atMs
+    this.#lastSentAt = atMs
+    this.#totalSent++
+  }
+
+  /** Records a reply to `seq` that arrived at `atMs` with round-trip time `rttMs`. */
+  reply(seq: number, atMs: number, rttMs: number, timeoutMs: number): ReplyKind {
+    const record = this.#records.get(seq)
+    if (!record) return 'unknown'
+    if (record.state === 'received' || record.state === 'late') {
+      record.duplicates++
+      return 'duplicate'
+    }
+    record.rttMs = rttMs
+    record.receivedAt = atMs
+    if (record.state === 'lost' || rttMs > timeoutMs) {
+      record.state = 'late'
+      return 'late'
+    }
+    record.state = 'received'
+    this.#totalReceived++
+    if (this.#highestArrived !== null && seqBefore(seq, this.#highestArrived)) record.reordered = true
+    else this.#highestArrived = seq
+    // RFC 3550 §6.4.1 interarrival jitter, with RTT as the transit time: J += (|D| - J) / 16, D being the
+    // change in transit time from the previous packet in arrival order.
+    if (this.#lastOnTimeRtt !== null) this.#jitterMs += (Math.abs(rttMs - this.#lastOnTimeRtt) - this.#jitterMs) / 16
+    this.#lastOnTimeRtt = rttMs
+    this.#lastReplyAt = this.#lastReplyAt === null ? atMs : Math.max(this.#lastReplyAt, atMs)
+    return 'reply'
+  }
+
+  /** Marks pending probes older than timeoutMs as lost; returns their sequence numbers. */
+  expire(nowMs: number, timeoutMs: number): number[] {
+    const lost: number[] = []
+    for (const seq of this.#order) {
+      const record = this.#records.get(seq)!
+      if (record.state === 'pending' && nowMs - record.sentAt > timeoutMs) {
+        record.state = 'lost'
+        lost.push(seq)
+      }
+    }
+    return lost
+  }
+
+  /** Records oldest first (send order). */
+  records(): ProbeRecord[] {
+    return this.#order.map(seq => this.#records.get(seq)!)
+  }
+
+  get jitterMs(): number {
+    return this.#jitterMs
+  }
+  get lastReplyAt(): number | null {
+    return this.#lastReplyAt
+  }
+  get firstSentAt(): number | null {
+    return this.#firstSentAt
+  }
+  get lastSentAt(): number | null {
+    return this.#lastSentAt
+  }
+  get totalSent(): number {
+    return this.#totalSent
+  }
+  get totalReceived(): number {
+    return this.#totalReceived
+  }
+
+  #forget(seq: number): void {
+    this.#records.delete(seq)
+    const i = this.#order.indexOf(seq)
+    if (i >= 0) this.#order.splice(i, 1)
+  }
+}
