@@ -16,7 +16,7 @@ import { realTimers } from '../../../../edge/dataplane/vici/retry.js'
 import { parseUpdown } from '../../../../edge/dataplane/vici/sa-state.js'
 import { unixSocketConnect } from '../../../../edge/dataplane/vici/unix-socket.js'
 import { createNetnsPair, missingCapability, pingOnce } from './helpers/netns-pair.js'
-import { Recorder } from './helpers/recorder.js'
+import { Recorder } from '../vici/helpers/recorder.js'
 
 const CHARON = '/usr/sbin/charon-systemd'
 const IKE_PORT = 14500 // not 500/4500: per-uplink charons each need their own ports
