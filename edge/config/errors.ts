@@ -4,6 +4,8 @@ export interface PolicyProblem {
   /** JSON pointer (RFC 6901) into the policy document, '' for the whole document. */
   pointer: string
   message: string
+  /** Point at the property's key rather than its value (an unknown or misspelt property). */
+  atKey?: boolean
 }
 
 export interface PolicyError extends PolicyProblem {

@@ -1,6 +1,6 @@
 // Policy file → validated SitePolicy, or every problem found, each at file:line:column.
 import { readFile } from 'node:fs/promises'
-import { PolicyInvalid, type PolicyError } from './errors.js'
+import { PolicyInvalid, type PolicyError, type PolicyProblem } from './errors.js'
 import type { SitePolicy } from './policy.js'
 import { validateAgainstSchema } from './schema.js'
 import { checkSemantics } from './semantics.js'
@@ -20,31 +20,57 @@ export function parsePolicy(file: string, text: string): PolicyResult {
   // The schema fills defaults in place: validate a private copy so the caller's view never half-changes.
   const data = structuredClone(source.data) as Record<string, unknown>
   const schemaProblems = validateAgainstSchema(data)
-  if (schemaProblems.length > 0) return { ok: false, errors: schemaProblems.map(source.locate).sort(byPosition) }
   const policy = normalise(data as unknown as SitePolicy)
-  const semantic = checkSemantics(policy)
-  if (semantic.length > 0) return { ok: false, errors: semantic.map(source.locate).sort(byPosition) }
+  const problems = [...schemaProblems, ...semanticProblemsBeside(policy, schemaProblems)]
+  if (problems.length > 0) return { ok: false, errors: problems.map(source.locate).sort(byPosition) }
   return { ok: true, policy }
+}
+
+const related = (a: string, b: string): boolean => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`)
+
+/**
+ * The semantic problems, so that one run lists every error at once. When the schema already failed, the
+ * checks run on data that may not have the SitePolicy shape: they are kept only away from the objects the
+ * schema rejected a value in, and dropped altogether if the malformed data trips them up.
+ */
+function semanticProblemsBeside(policy: SitePolicy, schemaProblems: PolicyProblem[]): PolicyProblem[] {
+  if (schemaProblems.length === 0) return checkSemantics(policy)
+  // A rejected value makes its whole enclosing object suspect (a bad ipv4 makes gateway4 unjudgeable).
+  const rejected = schemaProblems.map(p => p.pointer.replace(/\/[^/]*$/, ''))
+  try {
+    return checkSemantics(policy).filter(p => !rejected.some(r => related(p.pointer, r)))
+  } catch {
+    return []
+  }
 }
 
 /** Defaults that depend on other fields, which JSON Schema defaults cannot express. */
 function normalise(policy: SitePolicy): SitePolicy {
-  for (const u of policy.uplinks) u.nat ??= u.kind !== 'mpls'
-  const mask = policy.dataplane.fwmarkMask as number | string
-  policy.dataplane.fwmarkMask = typeof mask === 'string' ? parseInt(mask.slice(2), 16) : mask
+  if (Array.isArray(policy.uplinks)) for (const u of policy.uplinks) if (u && typeof u === 'object') u.nat ??= u.kind !== 'mpls'
+  const mask = policy.dataplane?.fwmarkMask as number | string | undefined
+  if (typeof mask === 'string') policy.dataplane.fwmarkMask = parseInt(mask.slice(2), 16)
   return policy
 }
 
-/** Reads and validates a policy file; throws PolicyInvalid listing every problem. */
-export async function loadPolicyFile(path: string): Promise<SitePolicy> {
+/**
+ * Reads and validates a policy file; an unreadable file is one more located problem. Never throws.
+ * `label` names the file in errors (what the person typed, rather than the resolved path).
+ */
+export async function readPolicy(path: string, label = path): Promise<PolicyResult> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO'
-    throw new PolicyInvalid([{ file: path, line: 1, column: 1, pointer: '', message: `cannot read the file (${code})` }])
+    const why = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' }[code] ?? code
+    return { ok: false, errors: [{ file: label, line: 1, column: 1, pointer: '', message: `cannot read policy: ${why}` }] }
   }
-  const result = parsePolicy(path, text)
+  return parsePolicy(label, text)
+}
+
+/** Reads and validates a policy file; throws PolicyInvalid listing every problem. */
+export async function loadPolicyFile(path: string): Promise<SitePolicy> {
+  const result = await readPolicy(path)
   if (!result.ok) throw new PolicyInvalid(result.errors)
   return result.policy
 }

@@ -57,7 +57,7 @@ export function markLayoutProblem(mask: number, classes: number, paths: number):
   if (!layout) return `mask ${hex} must be one contiguous run of at least 2 bits, e.g. 0x00ff0000`
   const classMax = layout.classMask / 2 ** layout.classShift
   const pathMax = layout.pathMask / 2 ** layout.pathShift
-  if (classes > classMax) return `mask ${hex} numbers at most ${classMax} classes in its low half; the policy has ${classes}: widen the mask`
-  if (paths > pathMax) return `mask ${hex} numbers at most ${pathMax} paths (uplinks + tunnels + drop) in its high half; the policy has ${paths}: widen the mask`
+  if (classes > classMax) return `mask ${hex} numbers at most ${classMax} class${classMax === 1 ? '' : 'es'} in its low half; the policy has ${classes}: widen the mask`
+  if (paths > pathMax) return `mask ${hex} numbers at most ${pathMax} path${pathMax === 1 ? '' : 's'} (uplinks + tunnels + drop) in its high half; the policy has ${paths}: widen the mask`
   return undefined
 }

@@ -3,19 +3,19 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js'
 import schema from '../../policies/schema/site-policy.schema.json' with { type: 'json' }
 import { parseAddress, parsePrefix } from '../net/prefix.js'
-import type { PolicyProblem } from './errors.js'
+import { pathOf, type PolicyProblem } from './errors.js'
 
 export { schema as sitePolicySchema }
 
-let compiled: ValidateFunction | undefined
+let compiled: { ajv: Ajv2020; validate: ValidateFunction } | undefined
 
-function validator(): ValidateFunction {
+function validator(): { ajv: Ajv2020; validate: ValidateFunction } {
   if (compiled) return compiled
   const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true })
   ajv.addFormat('ip-address', { type: 'string', validate: s => parseAddress(s) !== undefined })
   ajv.addFormat('ip-prefix', { type: 'string', validate: s => s.includes('/') && parsePrefix(s) !== undefined })
   ajv.addFormat('ip-interface', { type: 'string', validate: s => s.includes('/') && parsePrefix(s) !== undefined })
-  compiled = ajv.compile(schema)
+  compiled = { ajv, validate: ajv.compile(schema) }
   return compiled
 }
 
@@ -24,9 +24,9 @@ function validator(): ValidateFunction {
  * Returns every problem found; an empty list means the data has the SitePolicy shape.
  */
 export function validateAgainstSchema(data: unknown): PolicyProblem[] {
-  const validate = validator()
+  const { validate } = validator()
   if (validate(data)) return []
-  return explain(validate.errors ?? [])
+  return explain(validate.errors ?? [], data)
 }
 
 const FORMAT_NAMES: Record<string, string> = {
@@ -48,7 +48,8 @@ function explainOne(e: ErrorObject): PolicyProblem {
       const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {})
       const extra = String(p.additionalProperty)
       return {
-        pointer: `${e.instancePath}/#${extra}`,
+        pointer: `${e.instancePath}/${extra.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+        atKey: true,
         message: `unknown property '${extra}'; allowed here: ${allowed.join(', ')}`,
       }
     }
@@ -84,42 +85,74 @@ function explainOne(e: ErrorObject): PolicyProblem {
   }
 }
 
+function valueAt(data: unknown, pointer: string): unknown {
+  let node = data
+  for (const part of pathOf(pointer)) {
+    if (node === null || typeof node !== 'object') return undefined
+    node = (node as Record<string, unknown>)[part]
+  }
+  return node
+}
+
+const branchValidators = new WeakMap<object, ValidateFunction>()
+
+/** A validator for one branch schema; its `#/$defs/…` references resolve against the policy schema's. */
+function branchValidator(branch: object): ValidateFunction {
+  let check = branchValidators.get(branch)
+  if (!check) {
+    check = validator().ajv.compile({ ...branch, $defs: schema.$defs })
+    branchValidators.set(branch, check)
+  }
+  return check
+}
+
+const COMBINATOR_ONLY = new Set(['oneOf', 'anyOf', 'description', 'default'])
+
 /**
- * ajv reports a failed oneOf/anyOf together with every branch's own failures. Keep only the branch that
- * came closest (the one whose errors sit deepest and are fewest), since that is the one the author meant:
- * a static addressing block with a typo should hear about the typo, not that 'mode' is not 'dhcp'.
+ * The problems of the one branch of a failed oneOf/anyOf that the author meant: not one whose
+ * discriminator (a const or enum one level down) failed, then the one with fewest problems. Each branch
+ * is validated on its own, because ajv names errors met through a $ref by the referenced schema's path,
+ * so a mixed error list cannot be split by branch. A static addressing block with a typo hears about
+ * the typo, not that 'mode' is not 'dhcp'.
  */
-function explain(errors: readonly ErrorObject[]): PolicyProblem[] {
-  const branchOf = (e: ErrorObject, combinator: ErrorObject): number | undefined => {
-    const prefix = `${combinator.schemaPath}/`
-    if (!e.schemaPath.startsWith(prefix)) return undefined
-    return Number(e.schemaPath.slice(prefix.length).split('/')[0])
-  }
-  const dropped = new Set<ErrorObject>()
-  const combinators = errors.filter(e => e.keyword === 'oneOf' || e.keyword === 'anyOf')
-  for (const c of combinators) {
-    const inside = errors.filter(e => e !== c && e.instancePath.startsWith(c.instancePath) && branchOf(e, c) !== undefined)
-    if (inside.length === 0) continue
-    const byBranch = new Map<number, ErrorObject[]>()
-    for (const e of inside) byBranch.set(branchOf(e, c)!, [...(byBranch.get(branchOf(e, c)!) ?? []), e])
-    const score = (es: ErrorObject[]): number =>
-      Math.max(...es.map(e => e.instancePath.split('/').length)) * 100 -
-      es.length -
-      (es.some(e => e.keyword === 'const' || e.keyword === 'type') ? 50 : 0)
-    const best = [...byBranch.entries()].sort((a, b) => score(b[1]) - score(a[1]))[0]![0]
-    for (const [branch, es] of byBranch) if (branch !== best) es.forEach(e => dropped.add(e))
-    dropped.add(c)
-  }
-  const seen = new Set<string>()
+function bestBranch(c: ErrorObject, data: unknown): ErrorObject[] {
+  const branches = (c.parentSchema as Record<string, object[]>)[c.keyword]!.map(branch => {
+    const check = branchValidator(branch)
+    check(structuredClone(valueAt(data, c.instancePath)))
+    return (check.errors ?? []).map(e => ({ ...e, instancePath: c.instancePath + e.instancePath }))
+  })
+  const depth = c.instancePath.split('/').length + 1
+  const discriminatorFailed = (es: ErrorObject[]): boolean =>
+    es.some(e => (e.keyword === 'const' || e.keyword === 'enum') && e.instancePath.split('/').length === depth)
+  const rank = (es: ErrorObject[]): number => (discriminatorFailed(es) ? 1000 : 0) + es.length
+  return [...branches].sort((a, b) => rank(a) - rank(b))[0] ?? []
+}
+
+/** Turns ajv's errors into problems; a combinator's branch errors are replaced by its best branch's. */
+function explain(errors: readonly ErrorObject[], data: unknown): PolicyProblem[] {
   const out: PolicyProblem[] = []
-  for (const e of errors) {
-    if (dropped.has(e) || e.keyword === 'if') continue
-    const problem = explainOne(e)
-    const key = `${problem.pointer}\0${problem.message}`
-    if (!seen.has(key)) {
-      seen.add(key)
-      out.push(problem)
+  let remaining = [...errors]
+  for (const c of errors.filter(e => e.keyword === 'oneOf' || e.keyword === 'anyOf')) {
+    if (!remaining.includes(c)) continue
+    const own = c.parentSchema as Record<string, unknown>
+    const under = (e: ErrorObject): boolean => e.instancePath === c.instancePath || e.instancePath.startsWith(`${c.instancePath}/`)
+    const branchSchemas = own[c.keyword] as Array<Record<string, unknown>>
+    if (c.keyword === 'anyOf' && branchSchemas.every(b => Object.keys(b).length === 1 && Array.isArray(b.required))) {
+      // anyOf: [{required: [a]}, {required: [b]}] reads best as one sentence.
+      const names = branchSchemas.flatMap(b => b.required as string[])
+      out.push({ pointer: c.instancePath, message: `needs at least one of: ${names.join(', ')}` })
+      remaining = remaining.filter(e => e !== c && !(e.keyword === 'required' && e.schemaPath.startsWith(`${c.schemaPath}/`)))
+    } else if (Object.keys(own).every(k => COMBINATOR_ONLY.has(k))) {
+      remaining = remaining.filter(e => !under(e))
+      out.push(...explain(bestBranch(c, data), data))
     }
   }
-  return out
+  out.push(...remaining.map(explainOne))
+  const seen = new Set<string>()
+  return out.filter(problem => {
+    const key = `${problem.pointer}\0${problem.message}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
 }

@@ -97,7 +97,8 @@ function checkUplinks(policy: SitePolicy, add: Add): void {
 function uplinkFamilies(policy: SitePolicy, uplinkName: string): Array<4 | 6> {
   const u = policy.uplinks.find(x => x.name === uplinkName)
   if (!u || u.addressing.mode === 'dhcp') return [4, 6]
-  return [...(u.addressing.ipv4 ? [4 as const] : []), ...(u.addressing.ipv6 ? [6 as const] : [])]
+  const families = [...(u.addressing.ipv4 ? [4 as const] : []), ...(u.addressing.ipv6 ? [6 as const] : [])]
+  return families.length > 0 ? families : [4, 6]
 }
 
 function checkTunnels(policy: SitePolicy, add: Add): void {
@@ -180,7 +181,7 @@ function checkClasses(policy: SitePolicy, add: Add): void {
         const [lo, hi] = portRange(spec)
         if (lo < 1 || hi > 65535 || lo > hi) add(`${sp}/ports/${i}`, `port range '${spec}' must run from low to high within 1-65535`)
       })
-      if (sel.protocol === 'icmp' && sel.sourcePrefixes?.concat(sel.destinationPrefixes ?? []).some(p => parsePrefix(p)?.family === 6)) {
+      if (sel.protocol === 'icmp' && [...(sel.sourcePrefixes ?? []), ...(sel.destinationPrefixes ?? [])].some(p => parsePrefix(p)?.family === 6)) {
         add(`${sp}/protocol`, `protocol icmp never matches IPv6 prefixes; use icmpv6`)
       }
       checkPrefixList(sel.sourcePrefixes, `${sp}/sourcePrefixes`, add)

@@ -23,7 +23,7 @@ export function parseYamlSource(file: string, text: string): YamlSource | Policy
   // An alias bomb ("billion laughs") would expand without bound; a policy never needs many aliases.
   const data: unknown = doc.toJS({ maxAliasCount: 100 })
   const locate = (problem: PolicyProblem): PolicyError => {
-    const offset = offsetOf(doc, pathOf(problem.pointer))
+    const offset = offsetOf(doc, pathOf(problem.pointer), problem.atKey === true)
     const at = lineCounter.linePos(offset)
     return { file, line: at.line, column: at.col, ...problem }
   }
@@ -34,19 +34,17 @@ const firstLine = (message: string): string => message.split('\n')[0] ?? message
 
 /**
  * The source offset of the node at `path`, or of the nearest ancestor that was written (a pointer can
- * name a defaulted or missing value). A trailing `#key` segment, as in `/uplinks/0/#kind`, names the
- * key itself rather than its value: unknown-property errors point at the key the person typed.
+ * name a defaulted or missing value). With `atKey`, the last segment's key rather than its value:
+ * unknown-property errors point at the key the person typed.
  */
-function offsetOf(doc: Document, path: string[]): number {
+function offsetOf(doc: Document, path: string[], atKey: boolean): number {
   let node: unknown = doc.contents
   let offset = rangeStart(doc.contents) ?? 0
-  for (const segment of path) {
-    const keyOnly = segment.startsWith('#')
-    const name = keyOnly ? segment.slice(1) : segment
+  for (const [i, name] of path.entries()) {
     if (isMap(node)) {
       const pair = node.items.find(p => isPair(p) && isScalar(p.key) && String(p.key.value) === name)
       if (!pair) break
-      if (keyOnly) return rangeStart(pair.key as Node) ?? offset
+      if (atKey && i === path.length - 1) return rangeStart(pair.key as Node) ?? offset
       node = pair.value
       offset = rangeStart(pair.value as Node) ?? rangeStart(pair.key as Node) ?? offset
     } else if (isSeq(node)) {

@@ -1,4 +1,5 @@
 // Every subcommand, in the order `sdwan-edge --help` lists them.
 import type { Command } from '../command.js'
+import { validate } from './validate.js'
 
-export const commands: readonly Command[] = []
+export const commands: readonly Command[] = [validate]
