@@ -2,12 +2,12 @@
 // read-only at the same path as on the host so `node --import tsx file.ts` works), and returns its
 // exit status and the serial console. The verdict comes from the console marker, never from QEMU's exit
 // status, which is 0 whatever the guest did.
-import { spawn } from 'node:child_process'
 import * as fsp from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { spawnCommandRunner } from '../command-runner.js'
+import { spawnLongRunning, type SpawnLongRunning } from '../long-running-process.js'
 import { readConsoleVerdict } from './console-verdict.js'
 import { qemuCommand, type NinePShare } from './qemu-command.js'
 import { defaultVmImageDeps, prepareVmImage, type VmImage } from './vm-image-cache.js'
@@ -61,14 +61,6 @@ function tail(text: string, lines = 30): string {
   return text.split('\n').slice(-lines).join('\n')
 }
 
-export interface VmProcess {
-  onStdout(listener: (text: string) => void): void
-  onStderr(listener: (text: string) => void): void
-  /** Resolves with the exit code (null when killed by a signal). */
-  readonly exited: Promise<number | null>
-  kill(): void
-}
-
 export interface RunDir {
   readonly path: string
   dispose(): Promise<void>
@@ -76,7 +68,7 @@ export interface RunDir {
 
 export interface RunInVmDeps {
   readonly prepareImage: () => Promise<VmImage>
-  readonly spawnQemu: (argv: readonly string[]) => VmProcess
+  readonly spawnQemu: SpawnLongRunning
   /** A fresh host directory holding `scenario.sh`, shared read-write to the guest's /lab. */
   readonly makeRunDir: (script: string) => Promise<RunDir>
   readonly repoPath: string
@@ -118,9 +110,13 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
     let timedOut = false
     const cancelTimer = deps.setTimer(() => {
       timedOut = true
-      qemu.kill()
+      qemu.kill('SIGKILL')
     }, timeoutMs)
-    const qemuExit = await qemu.exited.finally(cancelTimer)
+    const qemuExit = await qemu.exited
+      .catch((error: Error) => {
+        throw new Error(`${error.message} (install qemu-system-x86: images/setup-host.sh)`)
+      })
+      .finally(cancelTimer)
     const wallMs = deps.now() - started
     if (timedOut) throw new VmTimeoutError(timeoutMs, console)
     const verdict = readConsoleVerdict(console)
@@ -144,21 +140,6 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
 /** The repository root (this file is images/lab/vm/run-in-vm.ts). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 
-export function spawnQemuProcess(argv: readonly string[]): VmProcess {
-  const [file, ...args] = argv
-  const child = spawn(file ?? 'qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  const exited = new Promise<number | null>((resolveExit, reject) => {
-    child.on('error', error => reject(new Error(`cannot start ${file}: ${error.message} (apt-get install qemu-system-x86)`)))
-    child.on('close', code => resolveExit(code))
-  })
-  return {
-    onStdout: listener => child.stdout.on('data', (chunk: Buffer) => listener(chunk.toString('utf8'))),
-    onStderr: listener => child.stderr.on('data', (chunk: Buffer) => listener(chunk.toString('utf8'))),
-    exited,
-    kill: () => child.kill('SIGKILL'),
-  }
-}
-
 export async function makeTempRunDir(script: string): Promise<RunDir> {
   const path = await fsp.mkdtemp(join(tmpdir(), 'sdwan-lab-vm-'))
   await fsp.writeFile(join(path, 'scenario.sh'), script, { mode: 0o755 })
@@ -169,7 +150,7 @@ export function defaultRunInVmDeps(log: (line: string) => void = () => {}): RunI
   const run = spawnCommandRunner()
   return {
     prepareImage: () => prepareVmImage(defaultVmImageDeps(run, log)),
-    spawnQemu: spawnQemuProcess,
+    spawnQemu: spawnLongRunning,
     makeRunDir: makeTempRunDir,
     repoPath: REPO_ROOT,
     now: () => Date.now(),
