@@ -92,6 +92,7 @@ class PathProber {
     if (!socket) return
     const { clock } = this.#deps
     this.#expire(nsToMs(clock.monotonicNs()))
+    if (this.target.count !== undefined && this.window.totalSent >= this.target.count) return
     // T1 is read as late as possible, right before the send call.
     const monoNs = clock.monotonicNs()
     const { seq, packet } = this.#session.next(monoNs, clock.ntpNow())

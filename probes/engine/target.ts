@@ -13,6 +13,8 @@ export interface ProbeTarget {
   readonly timeoutMs: number
   /** HMAC-SHA-256 key: authenticated mode (RFC 8762 §4.2.2). */
   readonly authKey?: Buffer | undefined
+  /** Stop sending after this many probes (one-shot measurements); absent = probe until stopped. */
+  readonly count?: number | undefined
 }
 
 /** Throws a RangeError naming the target and field for the first thing wrong. */
@@ -31,6 +33,7 @@ export function validateTargets(targets: readonly ProbeTarget[]): void {
     if (!Number.isInteger(t.port) || t.port < 1 || t.port > 65535) throw new RangeError(`${where}: port ${t.port} is not 1..65535`)
     if (!Number.isFinite(t.intervalMs) || t.intervalMs < 1) throw new RangeError(`${where}: intervalMs ${t.intervalMs} must be ≥ 1`)
     if (!Number.isFinite(t.timeoutMs) || t.timeoutMs <= 0) throw new RangeError(`${where}: timeoutMs ${t.timeoutMs} must be > 0`)
+    if (t.count !== undefined && (!Number.isInteger(t.count) || t.count < 1)) throw new RangeError(`${where}: count ${t.count} must be a positive integer`)
     if (t.authKey !== undefined && t.authKey.length === 0) throw new RangeError(`${where}: authKey is empty`)
   })
 }
@@ -43,6 +46,7 @@ export function sameSession(a: ProbeTarget, b: ProbeTarget): boolean {
     a.port === b.port &&
     a.intervalMs === b.intervalMs &&
     a.timeoutMs === b.timeoutMs &&
+    a.count === b.count &&
     Buffer.compare(a.authKey ?? Buffer.alloc(0), b.authKey ?? Buffer.alloc(0)) === 0 &&
     (a.authKey === undefined) === (b.authKey === undefined)
   )
