@@ -96,8 +96,8 @@ export class CharonSupervisor {
     this.pendingRestart?.cancel()
     const child = this.child
     if (!child) return
-    const grace = cancellableSleep(this.deps.timers, this.options.stopGraceMs ?? 5000)
     child.kill('SIGTERM')
+    const grace = cancellableSleep(this.deps.timers, this.options.stopGraceMs ?? 5000)
     const killed = await Promise.race([this.exited.then(() => false), grace.done.then(() => true)])
     grace.cancel()
     if (killed) {

@@ -32,3 +32,15 @@ export class FakeTimers implements Timers {
     return ms
   }
 }
+
+/** Timers that fire on the next turn of the event loop whatever the delay, recording the delays asked for. */
+export class ImmediateTimers implements Timers {
+  readonly scheduled: number[] = []
+  setTimeout(callback: () => void, ms: number): unknown {
+    this.scheduled.push(ms)
+    return setImmediate(callback)
+  }
+  clearTimeout(handle: unknown): void {
+    clearImmediate(handle as ReturnType<typeof setImmediate>)
+  }
+}
