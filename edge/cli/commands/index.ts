@@ -1,5 +1,8 @@
 // Every subcommand, in the order `sdwan-edge --help` lists them.
 import type { Command } from '../command.js'
 import { validate } from './validate.js'
+import { plan } from './plan.js'
+import { probeCommand } from './probe.js'
+import { reflectCommand } from './reflect.js'
 
-export const commands: readonly Command[] = [validate]
+export const commands: readonly Command[] = [validate, plan, probeCommand, reflectCommand]
