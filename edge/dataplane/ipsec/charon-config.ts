@@ -31,8 +31,9 @@ export interface CharonInstance {
  * - gmp (MODP DH, RSA), curve25519 (x25519, ed25519);
  * - pem, pkcs1, pkcs8, x509, pubkey, revocation, constraints: load and verify certificates and keys;
  * - kernel-libipsec: ESP in userland over a TUN device (the host kernel has no xfrm states);
- *   kernel-netlink: routes, addresses and link events. Listed in this order, the order verified against
- *   charon-systemd 5.9.8 by test/edge/dataplane/ipsec/charon-netns.test.ts;
+ *   kernel-netlink: routes, addresses and link events. The order matters: with kernel-netlink listed
+ *   first, charon 5.9.8 uses it as the IPsec backend and every CHILD_SA fails ("unable to add SAD entry",
+ *   netlink EPROTONOSUPPORT) on a kernel without xfrm;
  * - socket-default: IKE and ESP-in-UDP sockets; vici: our control socket.
  * Debian sets `load_modular`, with every plugin `load = no` unless listed: we list them.
  */
