@@ -1,0 +1,69 @@
+// pathHealth: blackout from silence (not only from timeouts), recovery hysteresis, brownout thresholds
+// with their own hysteresis, carrier loss, and `since` — by table of (prev, metrics, link, now).
+import t from 'tap'
+import { pathHealth, type PathHealth } from '../../probes/health.js'
+import type { PathMetrics } from '../../probes/metrics/path-metrics.js'
+import { withProbeDefaults } from '../../probes/settings.js'
+
+const settings = withProbeDefaults({ intervalMs: 50, brownout: { latencyMs: 100, jitterMs: 20, lossPct: 5 } })
+const UP = { up: true }
+
+function metrics(over: Partial<PathMetrics> = {}): PathMetrics {
+  return {
+    pathId: 'wan1', at: 1000, settled: 100, received: 100, lost: 0, late: 0, duplicates: 0, reordered: 0, lossPct: 0,
+    rtt: { minMs: 10, avgMs: 12, maxMs: 20, p50Ms: 12, p95Ms: 18, p99Ms: 20 }, jitterMs: 1, ipdv: null, mos: 4.4,
+    lastReplyAt: 1000, firstSentAt: 0, consecutiveReplies: 100, consecutiveMisses: 0, totalSent: 100, totalReceived: 100,
+    ...over,
+  }
+}
+const was = (state: PathHealth['state'], since = 500): PathHealth => ({ state, reason: 'earlier', since })
+
+t.test('verdicts', async t => {
+  const cases: [string, PathHealth | null, PathMetrics | null, boolean, number, string, RegExp][] = [
+    ['carrier lost wins over everything', was('up'), metrics(), false, 1000, 'down', /^carrier lost$/],
+    ['nothing sent yet', null, null, true, 1000, 'down', /no probe sent yet/],
+    ['healthy path', was('up'), metrics(), true, 1010, 'up', /^ok$/],
+    ['silence of 3 × 50 ms = blackout, before any timeout fired', was('up'), metrics(), true, 1150, 'down', /blackout: no reply for 150 ms \(3 probes missed, limit 3\)/],
+    ['silence of 149 ms is not yet 3 misses', was('up'), metrics(), true, 1149, 'up', /^ok$/],
+    ['timed-out misses in a row count too', was('up'), metrics({ consecutiveMisses: 3, consecutiveReplies: 0 }), true, 1000, 'down', /3 probes missed/],
+    ['never a reply', null, metrics({ lastReplyAt: null, firstSentAt: 900, received: 0, consecutiveReplies: 0 }), true, 1100, 'down', /no reply yet/],
+    ['down stays down until 5 replies in a row', was('down'), metrics({ consecutiveReplies: 4 }), true, 1000, 'down', /recovering: 4\/5/],
+    ['5 replies in a row bring it up', was('down'), metrics({ consecutiveReplies: 5 }), true, 1000, 'up', /^ok$/],
+    ['first verdict needs the replies too', null, metrics({ consecutiveReplies: 2 }), true, 1000, 'down', /recovering: 2\/5/],
+    ['latency brownout', was('up'), metrics({ rtt: { minMs: 90, avgMs: 120, maxMs: 200, p50Ms: 110, p95Ms: 190, p99Ms: 200 } }), true, 1000, 'degraded', /latency 120 ms > 100 ms/],
+    ['jitter brownout', was('up'), metrics({ jitterMs: 25 }), true, 1000, 'degraded', /jitter 25 ms > 20 ms/],
+    ['loss brownout', was('up'), metrics({ lossPct: 7 }), true, 1000, 'degraded', /loss 7% > 5%/],
+    ['all three listed', was('up'), metrics({ lossPct: 7, jitterMs: 25, rtt: { minMs: 1, avgMs: 101, maxMs: 1, p50Ms: 1, p95Ms: 1, p99Ms: 1 } }), true, 1000, 'degraded', /latency .*, jitter .*, loss /],
+    ['degraded holds within 90 % of a threshold', was('degraded'), metrics({ lossPct: 4.6 }), true, 1000, 'degraded', /brownout clearing: loss 4.6% > 4.5% \(90% of limit\)/],
+    ['degraded clears below 90 %', was('degraded'), metrics({ lossPct: 4.4 }), true, 1000, 'up', /^ok$/],
+    ['an up path at 4.6 % loss stays up', was('up'), metrics({ lossPct: 4.6 }), true, 1000, 'up', /^ok$/],
+    ['blackout beats brownout', was('degraded'), metrics({ lossPct: 50 }), true, 1200, 'down', /blackout/],
+  ]
+  for (const [name, prev, m, link, now, state, reason] of cases) {
+    const h = pathHealth(prev, m, settings, { up: link }, now)
+    t.equal(h.state, state, `${name}: state`)
+    t.match(h.reason, reason, `${name}: reason '${h.reason}'`)
+  }
+})
+
+t.test('since: kept while the state holds, now when it changes', async t => {
+  t.equal(pathHealth(was('up', 123), metrics(), settings, UP, 1000).since, 123)
+  t.equal(pathHealth(was('up', 123), metrics(), settings, { up: false }, 1000).since, 1000)
+  t.equal(pathHealth(null, null, settings, UP, 42).since, 42)
+})
+
+t.test('a dead path is seen in about downAfterMisses × intervalMs, stepping time forward', async t => {
+  // Replies stop after t = 1000; the verdict is asked every 10 ms as the steering loop would.
+  let h: PathHealth = was('up')
+  let downAt = -1
+  for (let now = 1000; now <= 2000 && downAt < 0; now += 10) {
+    h = pathHealth(h, metrics({ at: now }), settings, UP, now)
+    if (h.state === 'down') downAt = now
+  }
+  t.equal(downAt - 1000, 3 * 50, 'down 150 ms after the last reply, with timeoutMs 1000')
+})
+
+t.test('no brownout settings → never degraded', async t => {
+  const plain = withProbeDefaults({ intervalMs: 50 })
+  t.equal(pathHealth(was('up'), metrics({ lossPct: 60 }), plain, UP, 1000).state, 'up')
+})
