@@ -1,0 +1,60 @@
+// diff(desired, actual) → the operations that turn the kernel's copy of our objects into the desired
+// one. Pure. Order matters and is part of the contract:
+//   1. tunnel links, then routes (connected, then via a gateway, then blackholes: a gateway must
+//      resolve in its table before the route is accepted), then rules — new paths exist before any
+//      rule points at them;
+//   2. the nft table — classification into a new class only starts once its rules exist, and a
+//      removed class stops being marked before its rules go;
+//   3. deletes: rules, then routes, then links — nothing is removed while a rule may still lead to it.
+// A re-steered class is one add and one delete of its class rule (plus any changed sticky rules).
+import type { DesiredState, GreLink, Route } from './model.js'
+import { greBody, routeBody, routeKey, ruleKey, type ActualState, type Op } from './ops.js'
+
+const routeRank = (r: Route): number => (r.type === 'blackhole' ? 2 : r.gateway ? 1 : 0)
+
+function byKey<T>(items: readonly T[], key: (t: T) => string): Map<string, T> {
+  const m = new Map<string, T>()
+  for (const i of items) if (!m.has(key(i))) m.set(key(i), i)
+  return m
+}
+
+/** `want` null means: remove everything we own (the nft table named by `nftTable`). */
+export function diff(want: DesiredState | null, have: ActualState, nftTable: string): Op[] {
+  const adds: Op[] = []
+  const deletes: Op[] = []
+  const nft: Op[] = []
+
+  const wantGre = byKey(want?.greLinks ?? [], (l: GreLink) => l.name)
+  const haveGre = byKey(have.greLinks, (l: GreLink) => l.name)
+  for (const [name, l] of wantGre) {
+    const h = haveGre.get(name)
+    if (h && greBody(h) === greBody(l)) continue
+    // A GRE link's endpoints cannot be changed in place on every kernel: recreate it.
+    if (h) adds.push({ kind: 'del-gre', link: h })
+    adds.push({ kind: 'add-gre', link: l })
+  }
+  for (const [name, l] of haveGre) if (!wantGre.has(name)) deletes.push({ kind: 'del-gre', link: l })
+
+  const wantRoutes = byKey(want?.routes ?? [], routeKey)
+  const haveRoutes = byKey(have.routes, routeKey)
+  const routeAdds = [...wantRoutes.values()].flatMap((r): Op[] => {
+    const h = haveRoutes.get(routeKey(r))
+    if (!h) return [{ kind: 'add-route', route: r }]
+    return routeBody(h) === routeBody(r) ? [] : [{ kind: 'replace-route', route: r }]
+  })
+  routeAdds.sort((a, b) => routeRank((a as { route: Route }).route) - routeRank((b as { route: Route }).route))
+  adds.push(...routeAdds)
+  const routeDeletes: Op[] = [...haveRoutes].filter(([k]) => !wantRoutes.has(k)).map(([, r]) => ({ kind: 'del-route', route: r }))
+
+  const wantRules = byKey(want?.rules ?? [], ruleKey)
+  const haveRules = byKey(have.rules, ruleKey)
+  const ruleAdds: Op[] = [...wantRules].filter(([k]) => !haveRules.has(k)).map(([, r]) => ({ kind: 'add-rule', rule: r }))
+  const ruleDeletes: Op[] = [...haveRules].filter(([k]) => !wantRules.has(k)).map(([, r]) => ({ kind: 'del-rule', rule: r }))
+  adds.push(...ruleAdds)
+
+  if (want && want.nftDigest !== have.nftDigest) nft.push({ kind: 'load-nft', table: want.nftTable, text: want.nft, digest: want.nftDigest })
+  if (!want && have.nftDigest !== null) nft.push({ kind: 'delete-nft', table: nftTable })
+
+  deletes.unshift(...ruleDeletes, ...routeDeletes)
+  return [...adds, ...nft, ...deletes]
+}

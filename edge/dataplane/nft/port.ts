@@ -1,0 +1,76 @@
+// NftPort over the `nft` command. Every change is one `nft -f -` transaction: nft commits a whole
+// file atomically (one netlink batch), so the classifier is never half-loaded and a rejected file
+// leaves the previous table in place.
+import { spawn } from 'node:child_process'
+import { NftError } from '../errors.js'
+import type { NftPort } from '../ports.js'
+
+export interface ProcessResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a program with stdin; injected so tests can count or fake invocations. */
+export type RunProcess = (file: string, args: readonly string[], stdin: string) => Promise<ProcessResult>
+
+export const spawnProcess: RunProcess = (file, args, stdin) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+    child.on('error', reject)
+    child.on('close', code => resolve({ code, stdout, stderr }))
+    child.stdin.end(stdin)
+  })
+
+/**
+ * `add table` makes the `delete table` valid when the table does not exist yet; both and the new
+ * table go in the same transaction, so packets see either the old ruleset or the new one.
+ */
+export const replaceScript = (table: string, text: string): string => `add table inet ${table}\ndelete table inet ${table}\n${text}`
+
+export const removeScript = (table: string): string => `add table inet ${table}\ndelete table inet ${table}\n`
+
+/** Reads the digest back out of `nft list table` (our ruleset's first line after the header). */
+export function parseDigest(listing: string): string | null {
+  const m = /^\s*comment "([^"]*)"/m.exec(listing)
+  return m ? m[1]! : ''
+}
+
+export class NftCliPort implements NftPort {
+  constructor(
+    private readonly run: RunProcess = spawnProcess,
+    private readonly nft = 'nft',
+  ) {}
+
+  async digest(table: string): Promise<string | null> {
+    // -t (terse) leaves out set elements: DNS-learned sets can be large.
+    const r = await this.exec(['-t', 'list', 'table', 'inet', table], '', 'list').catch((e: NftError) => {
+      if (/No such file or directory|does not exist/i.test(e.stderr)) return null
+      throw e
+    })
+    return r === null ? null : parseDigest(r.stdout)
+  }
+
+  async load(table: string, text: string): Promise<void> {
+    await this.exec(['-f', '-'], replaceScript(table, text), 'load')
+  }
+
+  async remove(table: string): Promise<void> {
+    await this.exec(['-f', '-'], removeScript(table), 'delete')
+  }
+
+  private async exec(args: string[], stdin: string, operation: string): Promise<ProcessResult> {
+    let r: ProcessResult
+    try {
+      r = await this.run(this.nft, args, stdin)
+    } catch (err) {
+      throw new NftError(operation, (err as Error).message, null)
+    }
+    if (r.code !== 0) throw new NftError(operation, r.stderr, r.code)
+    return r
+  }
+}

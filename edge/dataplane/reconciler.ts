@@ -1,0 +1,134 @@
+// The desired-state reconciler: set(desired) makes the kernel hold exactly what is desired of the
+// objects we own, and reports what it reached; set(null) removes all of them. Safe to call again
+// with the same input (the diff is then empty). Each call starts from a fresh dump, so after a crash
+// the next start converges from whatever the kernel holds.
+//
+// It also watches rtnetlink: when one of our rules or routes disappears (someone ran `ip rule del`,
+// a link went down and took its routes with it) or a link/address changes, it re-applies the last
+// desired state, at most once per `restoreIntervalMs`, and logs what it restored.
+import type { DesiredState } from './model.js'
+import { diff } from './diff.js'
+import { describeOp, isNftOp, type ActualState, type KernelOp, type Op } from './ops.js'
+import type { KernelPort, NftPort, Ownership } from './ports.js'
+import { fold } from './reached.js'
+
+export interface ApplyReport {
+  /** Every op attempted, in order. */
+  ops: Op[]
+  failed: Array<{ op: Op; error: Error }>
+  /** What the kernel holds of ours now. */
+  reached: ActualState
+}
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export type DataplaneLog = (event: string, fields: Record<string, unknown>) => void
+
+export interface ReconcilerDeps {
+  kernel: KernelPort
+  nft: NftPort
+  own: Ownership
+  log: DataplaneLog
+  now: () => number
+  timers: Timers
+  /** Minimum time between two restores (default 500 ms). */
+  restoreIntervalMs?: number
+}
+
+export class Reconciler {
+  private want: DesiredState | null | undefined
+  private queue: Promise<unknown> = Promise.resolve()
+  private unwatch: (() => void) | undefined
+  private restoreTimer: unknown
+  private lastRestore = -Infinity
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** Reads what the kernel holds of ours. */
+  async actual(): Promise<ActualState> {
+    const [kernel, nftDigest] = await Promise.all([this.deps.kernel.dump(), this.deps.nft.digest(this.deps.own.nftTable)])
+    return { ...kernel, nftDigest }
+  }
+
+  /** Converges the kernel to `want` (null: remove everything we own). Calls are serialised. */
+  set(want: DesiredState | null): Promise<ApplyReport> {
+    this.want = want
+    const run = this.queue.then(() => this.converge(want))
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  private async converge(want: DesiredState | null): Promise<ApplyReport> {
+    let reached = await this.actual()
+    const ops = diff(want, reached, this.deps.own.nftTable)
+    const failed: ApplyReport['failed'] = []
+    // Kernel ops between two nft ops travel as one pipelined batch.
+    let run: KernelOp[] = []
+    const flush = async (): Promise<void> => {
+      if (!run.length) return
+      const errors = await this.deps.kernel.apply(run)
+      run.forEach((op, i) => {
+        const error = errors[i]
+        if (error) failed.push({ op, error })
+        else reached = fold(reached, op)
+      })
+      run = []
+    }
+    for (const op of ops) {
+      if (!isNftOp(op)) {
+        run.push(op)
+        continue
+      }
+      await flush()
+      try {
+        if (op.kind === 'load-nft') await this.deps.nft.load(op.table, op.text)
+        else await this.deps.nft.remove(op.table)
+        reached = fold(reached, op)
+      } catch (error) {
+        failed.push({ op, error: error as Error })
+      }
+    }
+    await flush()
+    for (const f of failed) this.deps.log('dataplane.op-failed', { op: describeOp(f.op), error: f.error.message })
+    return { ops, failed, reached }
+  }
+
+  /** Starts restoring our objects when the kernel loses them. */
+  watch(): void {
+    if (this.unwatch) return
+    this.unwatch = this.deps.kernel.watch(e => {
+      if (e.kind === 'rule-deleted' || e.kind === 'route-deleted') this.deps.log('dataplane.object-lost', { kind: e.kind, what: e.what })
+      this.scheduleRestore()
+    })
+  }
+
+  private scheduleRestore(): void {
+    if (this.restoreTimer !== undefined || this.want === undefined) return
+    const interval = this.deps.restoreIntervalMs ?? 500
+    const wait = Math.max(0, this.lastRestore + interval - this.deps.now())
+    this.restoreTimer = this.deps.timers.setTimeout(() => {
+      this.restoreTimer = undefined
+      this.lastRestore = this.deps.now()
+      const want = this.want
+      if (want === undefined) return
+      this.set(want).then(
+        report => {
+          if (report.ops.length)
+            this.deps.log('dataplane.restored', { ops: report.ops.map(describeOp), failed: report.failed.length })
+        },
+        (error: Error) => this.deps.log('dataplane.restore-failed', { error: error.message }),
+      )
+    }, wait)
+  }
+
+  /** Stops watching; the kernel keeps what it holds. */
+  stop(): void {
+    this.unwatch?.()
+    this.unwatch = undefined
+    if (this.restoreTimer !== undefined) this.deps.timers.clearTimeout(this.restoreTimer)
+    this.restoreTimer = undefined
+  }
+}
