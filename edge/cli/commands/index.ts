@@ -2,7 +2,8 @@
 import type { Command } from '../command.js'
 import { validate } from './validate.js'
 import { plan } from './plan.js'
+import { schemaCommand } from './schema.js'
 import { probeCommand } from './probe.js'
 import { reflectCommand } from './reflect.js'
 
-export const commands: readonly Command[] = [validate, plan, probeCommand, reflectCommand]
+export const commands: readonly Command[] = [validate, plan, schemaCommand, probeCommand, reflectCommand]
