@@ -5,5 +5,7 @@ import { plan } from './plan.js'
 import { schemaCommand } from './schema.js'
 import { probeCommand } from './probe.js'
 import { reflectCommand } from './reflect.js'
+import { applyCommand } from './apply.js'
+import { stopCommand } from './stop.js'
 
-export const commands: readonly Command[] = [validate, plan, schemaCommand, probeCommand, reflectCommand]
+export const commands: readonly Command[] = [validate, plan, schemaCommand, probeCommand, reflectCommand, applyCommand, stopCommand]

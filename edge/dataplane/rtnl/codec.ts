@@ -48,7 +48,9 @@ function stream(fill: (out: AttrStream) => void): Uint8Array[] {
 
 export function ruleRequest(r: FibRule, add: boolean, proto: number): Request {
   const src = r.src ? splitPrefix(r.src) : undefined
-  const attrs: rt.RuleAttrs = { priority: r.priority, table: r.table, protocol: proto }
+  // FRA_PROTOCOL marks our rules for people reading `ip rule`; it is left out of deletes because
+  // rule_find then requires it to match, and every rule in our priority range is ours to remove.
+  const attrs: rt.RuleAttrs = add ? { priority: r.priority, table: r.table, protocol: proto } : { priority: r.priority, table: r.table }
   if (src) attrs.src = addressBytes(src.address)
   if (r.fwmark !== undefined) attrs.fwmark = r.fwmark
   if (r.fwmask !== undefined) attrs.fwmask = r.fwmask

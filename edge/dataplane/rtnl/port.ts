@@ -28,6 +28,7 @@ interface Link extends LinkState {
 
 export class RtnlKernelPort implements KernelPort {
   private readonly transport: RtnlTransport
+  private lock: Promise<unknown> = Promise.resolve()
   private watcher: RtNetlinkSocket | undefined
 
   constructor(
@@ -35,6 +36,13 @@ export class RtnlKernelPort implements KernelPort {
     private readonly socket: RtNetlinkSocket = createRtNetlink(),
   ) {
     this.transport = new RtnlTransport(socket.socket)
+  }
+
+  /** Runs socket work one piece at a time (dumps and batches must not interleave on one socket). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn)
+    this.lock = run.catch(() => undefined)
+    return run
   }
 
   private async links(): Promise<Link[]> {
@@ -68,15 +76,18 @@ export class RtnlKernelPort implements KernelPort {
   }
 
   async dump(): Promise<Omit<ActualState, 'nftDigest'>> {
-    const [links, ruleMsgs, routeMsgs] = await Promise.all([
-      this.links(),
-      this.socket.getRules().catch(err => {
-        throw requestError('dump rules', err)
-      }),
-      this.socket.getRoutes().catch(err => {
-        throw requestError('dump routes', err)
-      }),
-    ])
+    return this.serial(() => this.dumpNow())
+  }
+
+  private async dumpNow(): Promise<Omit<ActualState, 'nftDigest'>> {
+    // One dump at a time: the netlink package reassembles a single multipart reply per socket.
+    const links = await this.links()
+    const ruleMsgs = await this.socket.getRules().catch(err => {
+      throw requestError('dump rules', err)
+    })
+    const routeMsgs = await this.socket.getRoutes().catch(err => {
+      throw requestError('dump routes', err)
+    })
     const names = new Map(links.map(l => [l.index, l.name]))
     const rules = ruleMsgs.flatMap(m => decodeRule(m, this.own) ?? [])
     const routes = routeMsgs.flatMap(m => decodeRoute(m, this.own, i => names.get(i)) ?? [])
@@ -89,7 +100,11 @@ export class RtnlKernelPort implements KernelPort {
     return { rules, routes, greLinks }
   }
 
-  async apply(ops: readonly KernelOp[]): Promise<Array<KernelError | undefined>> {
+  apply(ops: readonly KernelOp[]): Promise<Array<KernelError | undefined>> {
+    return this.serial(() => this.applyNow(ops))
+  }
+
+  private async applyNow(ops: readonly KernelOp[]): Promise<Array<KernelError | undefined>> {
     const results: Array<KernelError | undefined> = new Array(ops.length).fill(undefined)
     const needsLinks = ops.some(op => op.kind.endsWith('-gre') || ((op.kind === 'add-route' || op.kind === 'replace-route') && op.route.device))
     let byName = new Map<string, number>()
@@ -160,14 +175,16 @@ export class RtnlKernelPort implements KernelPort {
     }
   }
 
-  async facts(): Promise<KernelFacts> {
-    const [links, addrs, routes] = await Promise.all([
-      this.links(),
-      this.addresses(),
-      this.socket.getRoutes().catch(err => {
-        throw requestError('dump routes', err)
-      }),
-    ])
+  facts(): Promise<KernelFacts> {
+    return this.serial(() => this.factsNow())
+  }
+
+  private async factsNow(): Promise<KernelFacts> {
+    const links = await this.links()
+    const addrs = await this.addresses()
+    const routes = await this.socket.getRoutes().catch(err => {
+      throw requestError('dump routes', err)
+    })
     const names = new Map(links.map(l => [l.index, l.name]))
     const defaultRoutes = routes.flatMap(m => {
       const table = m.attrs.table ?? m.data.table
