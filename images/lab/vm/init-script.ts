@@ -15,6 +15,7 @@
 //   the host reads the verdict from the marker only.
 
 export const MARKER_INIT = '@@sdwan-lab init uptime='
+export const MARKER_SCENARIO = '@@sdwan-lab scenario uptime='
 export const MARKER_RESULT = '@@sdwan-lab result exit='
 export const MARKER_ERROR = '@@sdwan-lab error '
 
@@ -34,7 +35,9 @@ for m in $(cat /boot-modules); do insmod "/boot/$m" || fail "insmod $m"; done
 arg() { for kv in $(cat /proc/cmdline); do case "$kv" in "$1="*) echo "\${kv#*=}";; esac; done; }
 share() { mkdir -p "$3" && mount -t 9p -o "${NINE_P_OPTIONS},$2" "$1" "$3" || fail "mount 9p $1 on $3"; }
 share modules ro /lib/modules
-for m in $(arg lab.modules | tr , ' '); do modprobe "$m" || fail "modprobe $m"; done
+# One modprobe for all: busybox re-reads modules.dep (over 9p) on every call.
+modules=$(arg lab.modules | tr , ' ')
+[ -z "$modules" ] || modprobe -a $modules || fail "modprobe -a $modules"
 R=/newroot
 mkdir -p $R && mount -t tmpfs -o mode=755 tmpfs $R || fail "mount tmpfs root"
 share usr ro $R/usr
@@ -47,6 +50,8 @@ mkdir -p $R/proc $R/sys $R/dev $R/run $R/root $R/var/tmp $R/tmp && chmod 1777 $R
 mount -t proc proc $R/proc && mount -t sysfs sysfs $R/sys && mount -t devtmpfs devtmpfs $R/dev || fail "mount kernel fs in root"
 mkdir -p $R/dev/pts $R/dev/shm && mount -t devpts devpts $R/dev/pts && mount -t tmpfs tmpfs $R/dev/shm
 ip link set lo up
+read up _ < /proc/uptime
+echo "${MARKER_SCENARIO}$up@@"
 HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_REPO="$repo" \\
   chroot $R /bin/sh -c 'cd "$LAB_REPO" && exec /bin/sh /lab/scenario.sh' </dev/console >/dev/console 2>&1
 status=$?

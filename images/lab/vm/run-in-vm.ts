@@ -34,8 +34,10 @@ export interface VmRunResult {
   readonly kernelVersion: string
   /** Guest uptime at /init start: kernel boot time. */
   readonly bootS?: number
-  /** Guest time from /init start to the scenario's end (module loading, mounts, the script). */
-  readonly guestS?: number
+  /** Guest time from /init start to the scenario script's start: module loading and mounts. */
+  readonly setupS?: number
+  /** Guest time the scenario script ran. */
+  readonly scenarioS?: number
   /** Host wall time from spawning QEMU to its exit. */
   readonly wallMs: number
 }
@@ -55,6 +57,14 @@ export class VmMarkerMissingError extends Error {
         `init crash or a QEMU error; qemu stderr: ${qemuStderr.trim() || '(empty)'}; console ends:\n${tail(console)}`,
     )
   }
+}
+
+function span(from: number | undefined, to: number | undefined): number | undefined {
+  return from === undefined || to === undefined ? undefined : Math.round((to - from) * 100) / 100
+}
+
+function optional<K extends string>(key: K, value: number | undefined): Partial<Record<K, number>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, number>)
 }
 
 function tail(text: string, lines = 30): string {
@@ -127,9 +137,8 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
       console,
       kernelVersion: image.kernelVersion,
       ...(verdict.initUptimeS === undefined ? {} : { bootS: verdict.initUptimeS }),
-      ...(verdict.initUptimeS === undefined || verdict.endUptimeS === undefined
-        ? {}
-        : { guestS: Math.round((verdict.endUptimeS - verdict.initUptimeS) * 100) / 100 }),
+      ...optional('setupS', span(verdict.initUptimeS, verdict.scenarioUptimeS)),
+      ...optional('scenarioS', span(verdict.scenarioUptimeS, verdict.endUptimeS)),
       wallMs,
     }
   } finally {
