@@ -1,0 +1,60 @@
+// `npm run lab:vm`: runs the VM scenario suite alone (one boot of Debian's kernel under QEMU TCG) and
+// prints a one-line verdict. Exit 0 on PASS, 1 on FAIL, 2 on bad arguments.
+import { parseArgs } from 'node:util'
+import { defaultRunInVmDeps } from './run-in-vm.js'
+import { runVmSuite, verdictLine } from './vm-suite.js'
+
+const HELP = `usage: npm run lab:vm -- [--quiet] [--timeout SECONDS]
+
+Boots Debian's linux-image-amd64 kernel under QEMU TCG (no KVM) with a busybox initramfs, the host's /usr
+and /etc and this repo shared read-only over 9p, and runs the VM scenario suite inside:
+GRE, kernel ESP (rfc4106(gcm(aes)) over an xfrm interface), netem delay, and the retail-branch lab
+topology with its provider profiles (broadband 15 ms, LTE 45 ms ± 8 ms, MPLS 8 ms).
+The kernel, its modules and the initramfs are cached in /var/cache/sdwan-edge/vm (SDWAN_LAB_CACHE);
+the first run downloads the kernel with apt-get (run as root; needs images/setup-host.sh done).
+
+  --quiet            print only the check lines and the verdict, not the guest console
+  --timeout SECONDS  kill the VM after this long (default 240)
+  -h, --help         this text
+`
+
+async function main(argv: string[]): Promise<number> {
+  let values
+  try {
+    ;({ values } = parseArgs({
+      args: argv,
+      options: { quiet: { type: 'boolean' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }))
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${HELP}`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(HELP)
+    return 0
+  }
+  const timeoutS = values.timeout === undefined ? 240 : Number(values.timeout)
+  if (!(timeoutS > 0)) {
+    process.stderr.write(`--timeout ${values.timeout}: expected a positive number of seconds\n`)
+    return 2
+  }
+  const deps = defaultRunInVmDeps(line => process.stderr.write(`lab:vm: ${line}\n`))
+  const report = await runVmSuite(
+    {
+      timeoutMs: timeoutS * 1000,
+      onConsole: values.quiet ? undefined : text => process.stdout.write(text),
+    },
+    deps,
+  )
+  if (values.quiet) for (const check of report.checks) process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}\n`)
+  process.stdout.write(`${verdictLine(report)}\n`)
+  return report.ok ? 0 : 1
+}
+
+main(process.argv.slice(2)).then(
+  code => process.exit(code),
+  (error: Error) => {
+    process.stdout.write(`lab:vm FAIL ${error.name}: ${error.message}\n`)
+    process.exit(1)
+  },
+)
