@@ -1,0 +1,155 @@
+// The bounded store-and-forward spool: telemetry produced while the broker is unreachable, kept on disk
+// and handed back in production order. Two append-only segment streams, `metrics/` and `events/`
+// (events, decisions and policy outcomes), share one seq counter; the reader merges them by seq, so
+// delivery order is production order across both.
+//
+// Bound (`maxBytes`, the policy's spoolMaxMb): before an append would exceed it, the oldest metrics
+// segment is deleted — oldest metrics go first, whole segments at a time — until the record fits. Events
+// are never deleted to make room. If events alone fill the bound, a new record (event or metric) is
+// refused: `append` says so, the refusal is counted, and the caller reports the loss once delivery
+// resumes (TelemetryClient publishes a `telemetry.spool-overflow` event).
+//
+// Durability (fsync policy): an event append is fsynced before `append` resolves. Metrics are fsynced at
+// most every `metricsSyncMs` (checked on append), when a segment is closed and on close(); a process
+// crash loses none of them (the page cache survives it), a power loss at most that last interval's
+// metrics. New segment files get a directory fsync. The delivered cursor (`delivered`, the highest seq
+// the broker acknowledged) is replaced atomically but not fsynced: after a power loss some delivered
+// records may be sent again — delivery is at least once, and every payload carries (boot, seq).
+import { join } from 'node:path'
+import type { SpoolRecord } from './record-frame.js'
+import { encodeFrame } from './record-frame.js'
+import { SegmentLog, type BufferedRecord } from './segment-log.js'
+import type { SpoolFs } from './spool-fs.js'
+
+export type RecordClass = 'metric' | 'event'
+
+export interface SpoolOptions {
+  readonly dir: string
+  readonly maxBytes: number
+  readonly fs: SpoolFs
+  /** Monotonic or wall ms; only differences are used. */
+  readonly now: () => number
+  readonly metricsSyncMs?: number
+  /** Segment size; defaults to maxBytes/16 clamped to [16 KiB, 4 MiB], so dropping one frees a small share. */
+  readonly segmentBytes?: number
+}
+
+export interface SpoolStats {
+  readonly pending: number
+  readonly bytes: number
+  readonly maxBytes: number
+  /** Undelivered metrics deleted to keep the bound, since open. */
+  readonly metricsDropped: number
+  /** Records refused because events alone filled the bound, since open. */
+  readonly refused: number
+}
+
+export type AppendOutcome = 'stored' | 'refused'
+
+export interface QueuedRecord extends SpoolRecord {
+  readonly recordClass: RecordClass
+}
+
+export class Spool {
+  private metricsDropped = 0
+  private refused = 0
+  private lastMetricsSync: number
+  private nextSeq: number
+
+  private constructor(
+    private readonly options: SpoolOptions,
+    private readonly logs: Record<RecordClass, SegmentLog>,
+    deliveredSeq: number,
+  ) {
+    this.nextSeq = Math.max(deliveredSeq, logs.metric.lastSeq, logs.event.lastSeq) + 1
+    this.lastMetricsSync = options.now()
+  }
+
+  /** Opens (creating) the spool directory and replays what a previous run left undelivered. */
+  static async open(options: SpoolOptions): Promise<Spool> {
+    const { dir, fs } = options
+    await fs.mkdirp(dir)
+    const cursor = (await fs.list(dir)).includes('delivered') ? Number((await fs.readFile(join(dir, 'delivered'))).toString('utf8').trim()) : 0
+    const deliveredSeq = Number.isSafeInteger(cursor) && cursor > 0 ? cursor : 0
+    const segmentBytes = options.segmentBytes ?? Math.min(4 << 20, Math.max(16 << 10, Math.floor(options.maxBytes / 16)))
+    const metric = await SegmentLog.open(join(dir, 'metrics'), fs, segmentBytes, deliveredSeq)
+    const event = await SegmentLog.open(join(dir, 'events'), fs, segmentBytes, deliveredSeq)
+    return new Spool(options, { metric, event }, deliveredSeq)
+  }
+
+  get stats(): SpoolStats {
+    return {
+      pending: this.logs.metric.undelivered + this.logs.event.undelivered,
+      bytes: this.logs.metric.bytes + this.logs.event.bytes,
+      maxBytes: this.options.maxBytes,
+      metricsDropped: this.metricsDropped,
+      refused: this.refused,
+    }
+  }
+
+  get pending(): number {
+    return this.logs.metric.undelivered + this.logs.event.undelivered
+  }
+
+  async append(recordClass: RecordClass, topic: string, payload: string, retain = false): Promise<AppendOutcome> {
+    const record: SpoolRecord = { seq: this.nextSeq, topic, payload, retain }
+    const size = encodeFrame(record).length
+    while (this.logs.metric.bytes + this.logs.event.bytes + size > this.options.maxBytes) {
+      if (this.logs.metric.segmentCount === 0) {
+        this.refused++
+        return 'refused'
+      }
+      this.metricsDropped += await this.logs.metric.dropOldest()
+    }
+    this.nextSeq++
+    if (recordClass === 'event') {
+      await this.logs.event.append([record], true)
+    } else {
+      const now = this.options.now()
+      const sync = now - this.lastMetricsSync >= (this.options.metricsSyncMs ?? 1000)
+      if (sync) this.lastMetricsSync = now
+      await this.logs.metric.append([record], sync)
+    }
+    return 'stored'
+  }
+
+  /** Up to `max` of the oldest undelivered records, in production order; they stay until `ack`. */
+  async peek(max: number): Promise<QueuedRecord[]> {
+    const [metrics, events] = await Promise.all([this.logs.metric.head(max), this.logs.event.head(max)])
+    return mergeBySeq(metrics, events, max).map(({ record, recordClass }) => ({ seq: record.seq, topic: record.topic, payload: record.payload, retain: record.retain, recordClass }))
+  }
+
+  /** The broker acknowledged the first `count` records `peek` returned. */
+  async ack(count: number): Promise<void> {
+    if (count <= 0) return
+    const [metrics, events] = await Promise.all([this.logs.metric.head(count), this.logs.event.head(count)])
+    const taken = mergeBySeq(metrics, events, count)
+    await this.logs.metric.consume(taken.filter(t => t.recordClass === 'metric').length)
+    await this.logs.event.consume(taken.filter(t => t.recordClass === 'event').length)
+    const last = taken[taken.length - 1]
+    if (last) await this.options.fs.replaceFile(join(this.options.dir, 'delivered'), `${last.record.seq}\n`)
+  }
+
+  async close(): Promise<void> {
+    await this.logs.metric.close()
+    await this.logs.event.close()
+  }
+}
+
+function mergeBySeq(metrics: readonly BufferedRecord[], events: readonly BufferedRecord[], max: number): Array<{ record: BufferedRecord; recordClass: RecordClass }> {
+  const merged: Array<{ record: BufferedRecord; recordClass: RecordClass }> = []
+  let m = 0
+  let e = 0
+  while (merged.length < max && (m < metrics.length || e < events.length)) {
+    const metric = metrics[m]
+    const event = events[e]
+    if (metric && (!event || metric.seq < event.seq)) {
+      merged.push({ record: metric, recordClass: 'metric' })
+      m++
+    } else {
+      merged.push({ record: event!, recordClass: 'event' })
+      e++
+    }
+  }
+  return merged
+}
