@@ -1,0 +1,52 @@
+// Does a path meet a class's SLA right now? Pure. Hysteresis: a path that broke the SLA counts as
+// breaking it until every figure is back under 90 % of its limit (the same recovery factor path health
+// uses for brownouts), so a path whose windowed figures hover at a threshold does not toggle.
+import { BROWNOUT_RECOVERY_FACTOR, type PathHealth } from '../../probes/health.js'
+import type { PathMetrics } from '../../probes/metrics/path-metrics.js'
+import type { Sla } from '../config/policy.js'
+
+const fmt = (x: number): string => String(Math.round(x * 10) / 10)
+
+/** Why `metrics` break `sla` at `factor` × each limit; empty when they meet it. */
+export function slaBreaches(sla: Sla, m: PathMetrics | null, factor = 1): string[] {
+  if (!m) return []
+  const out: string[] = []
+  if (sla.maxLatencyMs !== undefined && m.rtt && m.rtt.avgMs > sla.maxLatencyMs * factor) {
+    out.push(`rtt ${fmt(m.rtt.avgMs)} ms > ${fmt(sla.maxLatencyMs * factor)} ms`)
+  }
+  if (sla.maxJitterMs !== undefined && m.jitterMs > sla.maxJitterMs * factor) {
+    out.push(`jitter ${fmt(m.jitterMs)} ms > ${fmt(sla.maxJitterMs * factor)} ms`)
+  }
+  if (sla.maxLossPct !== undefined && m.lossPct > sla.maxLossPct * factor) {
+    out.push(`loss ${fmt(m.lossPct)} % > ${fmt(sla.maxLossPct * factor)} %`)
+  }
+  // MOS is better when higher: the recovery bound sits above the minimum by the same margin.
+  if (sla.minMos !== undefined && m.mos !== null && m.mos < Math.min(4.5, sla.minMos / factor)) {
+    out.push(`MOS ${m.mos.toFixed(2)} < ${(Math.min(4.5, sla.minMos / factor)).toFixed(2)}`)
+  }
+  return out
+}
+
+export type PathStatus = 'ok' | 'breached' | 'down'
+
+/**
+ * The status of one path for one class: down (health says so), breached (SLA broken, or the path is
+ * degraded and the class has an SLA), or ok. `wasBreached` applies the recovery hysteresis.
+ */
+export function pathStatus(
+  sla: Sla | undefined,
+  health: PathHealth,
+  metrics: PathMetrics | null,
+  wasBreached: boolean,
+): { status: PathStatus; why: string } {
+  if (health.state === 'down') return { status: 'down', why: health.reason }
+  if (!sla) return { status: 'ok', why: health.state === 'degraded' ? `${health.reason} (class has no SLA)` : 'up' }
+  const strict = slaBreaches(sla, metrics)
+  if (strict.length > 0) return { status: 'breached', why: strict.join(', ') }
+  if (health.state === 'degraded') return { status: 'breached', why: health.reason }
+  if (wasBreached) {
+    const near = slaBreaches(sla, metrics, BROWNOUT_RECOVERY_FACTOR)
+    if (near.length > 0) return { status: 'breached', why: `recovering: ${near.join(', ')}` }
+  }
+  return { status: 'ok', why: 'meets SLA' }
+}
