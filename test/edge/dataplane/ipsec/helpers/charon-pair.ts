@@ -91,7 +91,7 @@ export function tunnelBetween(
     auth,
     localTs: [`${local.inner}/32`],
     remoteTs: [`${remote.inner}/32`],
-    ikeProposals: ['aes256-sha256-modp2048'],
+    ikeProposals: ['aes256-sha256-x25519'],
     espProposals: ['aes256-sha256'],
   }
 }
