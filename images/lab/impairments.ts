@@ -65,7 +65,9 @@ export function impairmentSteps(topology: Topology, provider: ProviderName, impa
     case 'loss': {
       const percent = Math.round(impairment.percent)
       if (!(percent >= 0 && percent <= 100)) throw new ImpairmentError(`loss on ${provider}: ${impairment.percent}% is not within 0..100`)
-      return nftSteps(topology, provider, `${percent}% loss`, [`numgen random mod 100 < ${percent} drop`])
+      // numgen's modulus caps the comparison at 99: 100% is a plain drop, 0% no rule at all.
+      const rule = percent >= 100 ? ['drop'] : percent === 0 ? [] : [`numgen random mod 100 < ${percent} drop`]
+      return nftSteps(topology, provider, `${percent}% loss`, rule)
     }
     case 'carrier-loss':
       return [linkStep(topology, provider, 'down')]
