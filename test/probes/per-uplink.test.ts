@@ -10,12 +10,9 @@ import { join } from 'node:path'
 import t from 'tap'
 import { NetnsLab, netnsTestOptions } from './helpers/netns.js'
 import { startReflectorProcess, type ReflectorProcess } from './helpers/reflector-process.js'
+import { buildThreeUplinks, REFLECTOR_ADDRESS, UPLINKS, uplinkAddress } from './helpers/three-uplinks.js'
 import type { PathMetrics } from '../../probes/metrics/path-metrics.js'
 
-const REFLECTOR = '198.18.0.1'
-const UPLINKS = [1, 2, 3] as const
-const local = (i: number): string => `10.20${i}.0.2`
-const gateway = (i: number): string => `10.20${i}.0.1`
 const fixture = join(import.meta.dirname, 'fixtures/engine-run.ts')
 
 interface RunResult {
@@ -27,17 +24,7 @@ interface RunResult {
 t.test('each path leaves and returns on its own uplink, whatever the main table says', netnsTestOptions(), async t => {
   const lab = new NetnsLab('prup')
   t.teardown(() => lab.destroy())
-  const edge = lab.ns('e')
-  const providers = UPLINKS.map(i => lab.ns(`p${i}`))
-  for (const i of UPLINKS) {
-    const p = providers[i - 1]!
-    lab.veth(edge, `up${i}`, `${local(i)}/24`, p, 'wan', `${gateway(i)}/24`)
-    lab.exec(p, 'ip', 'addr', 'add', `${REFLECTOR}/32`, 'dev', 'lo')
-    // What the dataplane will own: `from <uplink addr> lookup <uplink table>`.
-    lab.exec(edge, 'ip', 'route', 'add', 'default', 'via', gateway(i), 'dev', `up${i}`, 'table', String(100 + i))
-    lab.exec(edge, 'ip', 'rule', 'add', 'from', local(i), 'lookup', String(100 + i), 'pref', String(1000 + i))
-  }
-  lab.exec(edge, 'ip', 'route', 'add', 'default', 'via', gateway(1), 'dev', 'up1')
+  const { edge, providers } = buildThreeUplinks(lab)
   // Strict reverse-path filtering: replies must also be accepted on the uplink they belong to.
   lab.exec(edge, 'sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=1')
   for (const i of UPLINKS) lab.exec(edge, 'sysctl', '-qw', `net.ipv4.conf.up${i}.rp_filter=1`)
@@ -47,8 +34,8 @@ t.test('each path leaves and returns on its own uplink, whatever the main table 
   for (const path of UPLINKS) {
     for (const dev of UPLINKS) {
       counterNames.push(`out_${path}_${dev}`, `in_${path}_${dev}`)
-      rules.push(`add rule inet prt out oifname "up${dev}" ip saddr ${local(path)} udp dport 862 counter name "out_${path}_${dev}"`)
-      rules.push(`add rule inet prt in iifname "up${dev}" ip daddr ${local(path)} udp sport 862 counter name "in_${path}_${dev}"`)
+      rules.push(`add rule inet prt out oifname "up${dev}" ip saddr ${uplinkAddress(path)} udp dport 862 counter name "out_${path}_${dev}"`)
+      rules.push(`add rule inet prt in iifname "up${dev}" ip daddr ${uplinkAddress(path)} udp sport 862 counter name "in_${path}_${dev}"`)
     }
   }
   const ruleset = [
@@ -70,12 +57,12 @@ t.test('each path leaves and returns on its own uplink, whatever the main table 
   t.teardown(async () => {
     for (const r of reflectors) await r.stop()
   })
-  for (const p of providers) reflectors.push(await startReflectorProcess(['--address', REFLECTOR], p))
+  for (const p of providers) reflectors.push(await startReflectorProcess(['--address', REFLECTOR_ADDRESS], p))
 
   const run = (durationMs: number): RunResult => {
     const spec = {
       durationMs,
-      targets: UPLINKS.map(i => ({ pathId: `wan${i}`, localAddress: local(i), remoteAddress: REFLECTOR, port: 862, intervalMs: 20, timeoutMs: 500 })),
+      targets: UPLINKS.map(i => ({ pathId: `wan${i}`, localAddress: uplinkAddress(i), remoteAddress: REFLECTOR_ADDRESS, port: 862, intervalMs: 20, timeoutMs: 500 })),
     }
     const r = spawnSync('ip', ['netns', 'exec', edge, process.execPath, '--import', 'tsx', fixture, JSON.stringify(spec)], { encoding: 'utf8' })
     if (r.status !== 0) throw new Error(`engine run failed (${r.status}): ${r.stderr}`)
