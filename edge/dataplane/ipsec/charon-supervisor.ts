@@ -15,6 +15,8 @@ export interface CharonProcess {
   readonly stderr: Readable | null
   kill(signal: NodeJS.Signals): boolean
   once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown
+  /** Node emits 'error' instead of 'exit' when the program cannot be spawned (ENOENT, EACCES). */
+  once(event: 'error', listener: (err: Error) => void): unknown
 }
 
 export type SpawnCharon = (command: string, args: readonly string[], env: Readonly<Record<string, string | undefined>>) => CharonProcess
@@ -116,13 +118,19 @@ export class CharonSupervisor {
     this.child = child
     this.startedAt = this.deps.now()
     let exitInfo: { code: number | null; signal: string | null } | undefined
-    this.exited = new Promise(resolve =>
-      child.once('exit', (code, signal) => {
+    this.exited = new Promise(resolve => {
+      const ended = (code: number | null, signal: string | null): void => {
+        if (exitInfo) return // 'error' and 'exit' may both fire for one process
         exitInfo = { code, signal }
         resolve()
         this.onExit(child, code, signal)
-      }),
-    )
+      }
+      child.once('exit', ended)
+      child.once('error', err => {
+        this.log(`spawning ${command} failed: ${err.message}`)
+        ended(null, null)
+      })
+    })
     for (const stream of [child.stdout, child.stderr]) {
       if (stream) createInterface({ input: stream }).on('line', line => this.log(line))
     }

@@ -129,10 +129,15 @@ export class ViciClient {
     return this.checked('terminate', message, onLog)
   }
 
-  /** Streams list-sa events; `noblock` keeps charon from waiting on IKE_SAs that are busy (README, list-sas). */
-  async listSas(filter: { ike?: string; ikeId?: number } = {}): Promise<IkeSaState[]> {
+  /**
+   * Streams list-sa events. `noblock` makes charon skip IKE_SAs another thread has checked out instead of
+   * waiting for them; seen here: right after `initiate` returns the new IKE_SA can still be checked out, and
+   * a noblock listing omits it. So blocking is the default, and noblock is for status views only.
+   */
+  async listSas(filter: { ike?: string; ikeId?: number; noblock?: boolean } = {}): Promise<IkeSaState[]> {
     const sas: IkeSaState[] = []
-    await this.session.streamedRequest('list-sas', { noblock: true, ike: filter.ike, ike_id: filter.ikeId }, 'list-sa', m => {
+    const message = { noblock: filter.noblock ? true : undefined, ike: filter.ike, ike_id: filter.ikeId }
+    await this.session.streamedRequest('list-sas', message, 'list-sa', m => {
       sas.push(...parseIkeSas(m))
     })
     return sas

@@ -13,7 +13,7 @@ if (missing && process.env['CI'] === 'true') {
 } else if (missing) {
   t.test('real charon X.509', { skip: `real charon X.509: ${missing}` }, async () => undefined)
 } else {
-  t.test('X.509 tunnel between two supervised charons in namespaces', async t => {
+  t.test('X.509 tunnel between two supervised charons in namespaces', { timeout: 120_000 }, async t => {
     const { net, dir, a, b } = await startCharonPair(t, 'sdx')
     const pki = await makeTestPki(dir, ['edge.example', 'hub.example'])
     const authOf = (name: string) => ({ kind: 'x509', ...pki.entities[name]!, caCertPath: pki.caCertPath }) as const

@@ -18,7 +18,8 @@ if (missing && process.env['CI'] === 'true') {
 } else if (missing) {
   t.test('real charon', { skip: `real charon: ${missing}` }, async () => undefined)
 } else {
-  t.test('PSK tunnel between two supervised charons in namespaces', async t => {
+  // A bound far above the ~2 s this takes, so a hang fails (and tears down) well before tap's file timeout.
+  t.test('PSK tunnel between two supervised charons in namespaces', { timeout: 120_000 }, async t => {
     const { net, a, b } = await startCharonPair(t, 'sdv')
     const versionA = await a.client.version()
     t.equal(versionA.daemon, 'charon-systemd', 'VICI answers version once started')

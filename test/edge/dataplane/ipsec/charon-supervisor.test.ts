@@ -184,3 +184,13 @@ t.test('without a netns charon runs directly', async t => {
   t.same(h.spawned, [{ command: '/opt/charon', args: [], conf: undefined }])
   await direct.stop()
 })
+
+t.test('a charon that cannot be spawned fails start() with the spawn error in its log', async t => {
+  const timers = new ImmediateTimers()
+  const h = harness(timers, { listenAfterProbes: 100 })
+  const starting = h.supervisor.start()
+  const p = await h.processes.waitFor(() => true)
+  p.emit('error', Object.assign(new Error('spawn ip ENOENT'), { code: 'ENOENT' }))
+  await t.rejects(starting, { name: 'CharonExitedError', code: null, message: /spawn ip ENOENT/ })
+  t.same(h.events.items.filter(e => e.kind === 'exited').length, 1, 'one exit, no restart')
+})

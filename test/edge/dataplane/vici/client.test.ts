@@ -88,7 +88,9 @@ t.test('list-sas streams list-sa events into typed IKE_SA states', async t => {
   t.same(rest, [])
   t.match(sa, { name: 'up1', uniqueId: '3', state: 'ESTABLISHED', localHost: '192.0.2.1', remoteId: 'hub', initiator: true })
   t.match(sa?.children, [{ name: 'net', uniqueId: '4', state: 'INSTALLED', encap: true, packetsOut: 2, bytesOut: 168, bytesIn: 0, localTs: ['10.1.0.1/32'] }])
-  t.same(sent(charon, 'list-sas'), [{ noblock: 'yes', ike: 'up1' }])
+  t.same(sent(charon, 'list-sas'), [{ ike: 'up1' }], 'blocking by default')
+  await client.listSas({ noblock: true, ikeId: 3 })
+  t.same(sent(charon, 'list-sas')[1], { noblock: 'yes', ike_id: '3' })
 })
 
 t.test('list-conns and get-conns', async t => {
