@@ -109,5 +109,12 @@ if (missing && process.env['CI'] === 'true') {
     await updowns.waitFor((u, i) => i >= before && u.event === 'child-updown' && parseUpdown(u.message).up)
     t.pass('child-updown arrives over the re-registered subscription')
     t.ok(await pingOnce(net.a.netns, net.a.inner, net.b.inner), 'traffic flows again after the restart')
+
+    // Removal: terminate, then unload the conn and its secret; charon confirms both.
+    await clientA2.terminate({ ike: edgeTunnel.name })
+    await clientA2.unloadConn(edgeTunnel.name)
+    await clientA2.unloadShared(`psk-${edgeTunnel.name}`)
+    t.same(await clientA2.getConns(), [], 'conn unloaded')
+    await t.rejects(clientA2.unloadConn(edgeTunnel.name), { name: 'ViciCommandError', command: 'unload-conn' }, 'unloading twice is reported')
   })
 }
