@@ -68,3 +68,8 @@ export interface NftPort {
   /** Removes our table; no error when it does not exist. */
   remove(table: string): Promise<void>
 }
+
+export interface ConntrackPort {
+  /** Deletes the conntrack entries whose mark is `mark` under `mask` (both families); returns how many. */
+  evict(mark: number, mask: number): Promise<number>
+}

@@ -9,7 +9,7 @@
 import type { DesiredState } from './model.js'
 import { diff } from './diff.js'
 import { describeOp, isNftOp, type ActualState, type KernelOp, type Op } from './ops.js'
-import type { KernelPort, NftPort, Ownership } from './ports.js'
+import type { ConntrackPort, KernelPort, NftPort, Ownership } from './ports.js'
 import { fold } from './reached.js'
 
 export interface ApplyReport {
@@ -32,6 +32,8 @@ export interface ReconcilerDeps {
   nft: NftPort
   own: Ownership
   log: DataplaneLog
+  /** Evicts flows whose sticky rule was removed (see conntrack.ts); absent: flows only re-route. */
+  conntrack?: ConntrackPort
   now: () => number
   timers: Timers
   /** Minimum time between two restores (default 500 ms). */
@@ -92,8 +94,37 @@ export class Reconciler {
       }
     }
     await flush()
+    if (want) await this.evict(want, ops, failed)
     for (const f of failed) this.deps.log('dataplane.op-failed', { op: describeOp(f.op), error: f.error.message })
     return { ops, failed, reached }
+  }
+
+  /**
+   * For each sticky rule removed (a path left a class's `keep`), evicts that class's flows on that
+   * path from conntrack — unless the class's new flows take the same path anyway.
+   */
+  private async evict(want: DesiredState, ops: Op[], failed: ApplyReport['failed']): Promise<void> {
+    const conntrack = this.deps.conntrack
+    if (!conntrack) return
+    const m = want.marks
+    const done = new Set<number>()
+    for (const op of ops) {
+      if (op.kind !== 'del-rule' || op.rule.fwmask !== m.mask || op.rule.fwmark === undefined) continue
+      if (failed.some(f => f.op === op)) continue
+      const mark = op.rule.fwmark
+      if (done.has(mark)) continue
+      done.add(mark)
+      const classBits = (mark & m.classMask) >>> 0
+      const stays = want.rules.some(r => r.fwmask === m.classMask && r.fwmark === classBits && r.table === op.rule.table)
+      if (stays) continue
+      try {
+        const n = await conntrack.evict(mark, m.mask)
+        this.deps.log('dataplane.flows-evicted', { mark: '0x' + mark.toString(16), flows: n })
+      } catch (error) {
+        // The re-route already happened; only the NAT re-binding of those flows is missed.
+        this.deps.log('dataplane.evict-failed', { mark: '0x' + mark.toString(16), error: (error as Error).message })
+      }
+    }
   }
 
   /** Starts restoring our objects when the kernel loses them. */

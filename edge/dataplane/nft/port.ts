@@ -1,35 +1,9 @@
 // NftPort over the `nft` command. Every change is one `nft -f -` transaction: nft commits a whole
 // file atomically (one netlink batch), so the classifier is never half-loaded and a rejected file
 // leaves the previous table in place.
-import { spawn } from 'node:child_process'
 import { NftError } from '../errors.js'
 import type { NftPort } from '../ports.js'
-
-export interface ProcessResult {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs a program with stdin; injected so tests can count or fake invocations. */
-export type RunProcess = (file: string, args: readonly string[], stdin: string) => Promise<ProcessResult>
-
-export const spawnProcess: RunProcess = (file, args, stdin) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(file, args, { stdio: [stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', code => resolve({ code, stdout, stderr }))
-    if (child.stdin) {
-      // A program that exits without reading its input (nft on a bad option) would make the write
-      // fail with EPIPE; its exit status and stderr already tell what went wrong.
-      child.stdin.on('error', () => undefined)
-      child.stdin.end(stdin)
-    }
-  })
+import { spawnProcess, type ProcessResult, type RunProcess } from '../process.js'
 
 /**
  * `add table` makes the `delete table` valid when the table does not exist yet; both and the new
