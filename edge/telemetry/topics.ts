@@ -44,3 +44,15 @@ export function deviceTopics(prefix: string, site: string, device: string): Devi
 /** A response topic the edge may publish to: its own reply topic or one below it (the broker ACL's grant). */
 export const isOwnReplyTopic = (topics: DeviceTopics, topic: string): boolean =>
   (topic === topics.replies || topic.startsWith(`${topics.replies}/`)) && !/[+#]/.test(topic)
+
+/** MQTT topic filter matching (MQTT 5 §4.7): '+' matches one level, a trailing '#' any number of levels. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/')
+  const t = topic.split('/')
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return i === f.length - 1
+    if (i >= t.length) return false
+    if (f[i] !== '+' && f[i] !== t[i]) return false
+  }
+  return f.length === t.length
+}
