@@ -117,7 +117,7 @@ export interface ProbeSettings {
   brownout?: { latencyMs?: number; jitterMs?: number; lossPct?: number }
   authKeyFile?: string
   reflectors: Array<{ address: string; port?: number }>
-  uplinks: Record<string, { intervalMs?: number; enabled: boolean }>
+  uplinks: Record<string, { intervalMs?: number; enabled: boolean; reflectors?: Array<{ address: string; port?: number }> }>
 }
 
 export interface TelemetrySettings {

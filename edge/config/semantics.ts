@@ -208,8 +208,9 @@ function checkProbes(policy: SitePolicy, add: Add): void {
   }
   if (p.downAfterMisses > p.windowSize) add('/probes/downAfterMisses', `must not exceed windowSize (${p.windowSize})`)
   const uplinks = policy.uplinks.map(u => u.name)
-  const directWithSla = policy.classes.findIndex(c => c.sla && c.paths.some(r => uplinks.includes(pathName(r))))
-  if (directWithSla >= 0 && p.reflectors.length === 0) {
+  const unprobed = (name: string): boolean => uplinks.includes(name) && p.reflectors.length === 0 && !p.uplinks[name]?.reflectors
+  const directWithSla = policy.classes.findIndex(c => c.sla && c.paths.some(r => unprobed(pathName(r))))
+  if (directWithSla >= 0) {
     add('/probes', `class '${policy.classes[directWithSla]!.name}' has an SLA on a direct-internet path, but probes.reflectors is empty: add a reflector to measure direct paths against`)
   }
 }

@@ -7,5 +7,17 @@ import { probeCommand } from './probe.js'
 import { reflectCommand } from './reflect.js'
 import { applyCommand } from './apply.js'
 import { stopCommand } from './stop.js'
+import { runCommand } from './run.js'
+import { statusCommand } from './status.js'
 
-export const commands: readonly Command[] = [validate, plan, schemaCommand, probeCommand, reflectCommand, applyCommand, stopCommand]
+export const commands: readonly Command[] = [
+  runCommand,
+  statusCommand,
+  validate,
+  plan,
+  schemaCommand,
+  probeCommand,
+  reflectCommand,
+  applyCommand,
+  stopCommand,
+]

@@ -1,0 +1,275 @@
+// The edge daemon's loop: probe metrics and kernel link events in, steering decisions out, the kernel
+// converged to them. Every side effect comes in through `DaemonDeps` (the composition root, edge/main.ts,
+// wires the real ones; tests wire fakes).
+//
+//   evaluate (every tick, and at once on a link event)
+//     observe: metrics + link state → health per path          [pure]
+//     decide:  policy + health + prev → decisions + changes      [pure]
+//     desired: policy + decisions + facts → kernel state          [pure]
+//     reconciler.set(desired)                                     [side effect, serialised]
+//
+// Warm-up: until every path has had time to answer `upAfterReplies` probes, a path whose link is up but
+// that has no verdict yet is taken as usable, so start-up behaves like the plan (every class on its
+// first path) instead of dropping classes for the first few hundred milliseconds.
+import type { PathHealth } from '../../probes/health.js'
+import type { ProbeTarget } from '../../probes/engine/target.js'
+import type { PathMetrics } from '../../probes/metrics/path-metrics.js'
+import type { SitePolicy } from '../config/policy.js'
+import { desired, initialDecisions } from '../dataplane/desired.js'
+import { uplinkFacts } from '../dataplane/facts.js'
+import type { Decision, DesiredState, Facts } from '../dataplane/model.js'
+import type { KernelEvent, KernelFacts } from '../dataplane/ports.js'
+import type { ApplyReport } from '../dataplane/reconciler.js'
+import { decide, type Observations, type SteeringChange, type SteeringState } from '../steering/decide.js'
+import { healthOf, observe } from './observe.js'
+import { probeInterval, probeTargets } from './probe-targets.js'
+
+export interface ProbePort {
+  update(targets: readonly ProbeTarget[]): void
+  latest(pathId: string): PathMetrics | undefined
+  stop(): Promise<void>
+}
+
+export interface DaemonLog {
+  info(fields: object, msg: string): void
+  warn(fields: object, msg: string): void
+  error(fields: object, msg: string): void
+}
+
+export interface DaemonDeps {
+  /** Monotonic milliseconds, the probes' timebase (probes/clock.ts monotonicMs). */
+  now(): number
+  /** Wall-clock milliseconds, for logs and reports only. */
+  wallNow(): number
+  timers: { setInterval(fn: () => void, ms: number): unknown; clearInterval(handle: unknown): void }
+  kernel: { facts(): Promise<KernelFacts>; watch(listener: (e: KernelEvent) => void): () => void }
+  reconciler: { set(want: DesiredState | null): Promise<ApplyReport> }
+  startProbes(targets: readonly ProbeTarget[]): ProbePort
+  log: DaemonLog
+  /** Every re-steer, for the decision log and telemetry. */
+  onChanges?(changes: SteeringChange[], wallAt: number): void
+  /** HMAC key for authenticated STAMP, when the policy names one. */
+  authKey?: Buffer
+}
+
+export interface ApplyOutcome {
+  at: number
+  ops: number
+  failed: Array<{ op: string; error: string }>
+}
+
+export interface DaemonSnapshot {
+  policy: SitePolicy
+  facts: Facts
+  health: Record<string, PathHealth>
+  metrics: Record<string, PathMetrics | undefined>
+  decisions: Decision[]
+  steering: SteeringState
+  recent: Array<SteeringChange & { wallAt: number }>
+  lastApply: ApplyOutcome | undefined
+  startedAt: number
+  warmingUp: boolean
+}
+
+const RECENT_CHANGES = 50
+
+export class EdgeDaemon {
+  private policy: SitePolicy
+  private facts: Facts = {}
+  private health: Record<string, PathHealth> = {}
+  private steering: SteeringState = {}
+  private decisions: Decision[]
+  private recent: Array<SteeringChange & { wallAt: number }> = []
+  private lastApply: ApplyOutcome | undefined
+  private probes: ProbePort | undefined
+  private targetsKey = ''
+  private tick: unknown
+  private unwatch: (() => void) | undefined
+  private warmupUntil = 0
+  private readonly seenUp = new Set<string>()
+  private startedAt = 0
+  private evaluating = false
+  private again = false
+  private factsDirty = false
+
+  constructor(
+    policy: SitePolicy,
+    private readonly deps: DaemonDeps,
+  ) {
+    this.policy = policy
+    this.decisions = initialDecisions(policy)
+  }
+
+  /** Reads the kernel's facts, programs the initial state, starts probing and the steering loop. */
+  async start(): Promise<void> {
+    this.startedAt = this.deps.wallNow()
+    this.unwatch = this.deps.kernel.watch(e => this.onKernelEvent(e))
+    await this.refreshFacts()
+    this.beginWarmup()
+    await this.apply()
+    this.probes = this.deps.startProbes(this.targets())
+    this.targetsKey = JSON.stringify(this.targets())
+    this.tick = this.deps.timers.setInterval(() => void this.evaluate(), this.tickMs())
+    this.deps.log.info({ site: this.policy.site.id, serial: this.policy.serial, paths: this.targets().length }, 'edge daemon started')
+  }
+
+  /** Stops probing and the loop. Forwarding is left as it is (fail-static) unless `flush`. */
+  async stop(flush: boolean): Promise<void> {
+    if (this.tick !== undefined) this.deps.timers.clearInterval(this.tick)
+    this.tick = undefined
+    this.unwatch?.()
+    await this.probes?.stop()
+    if (flush) {
+      const report = await this.deps.reconciler.set(null)
+      this.deps.log.info({ ops: report.ops.length, failed: report.failed.length }, 'removed every kernel object we own')
+    } else {
+      this.deps.log.info({}, 'stopped; forwarding left as it is (fail-static)')
+    }
+  }
+
+  /** Switches to an already validated policy; the running one stays if applying fails. */
+  async reload(policy: SitePolicy): Promise<void> {
+    const old = this.policy
+    this.policy = policy
+    try {
+      await this.refreshFacts()
+      this.beginWarmup()
+      this.decisions = decide(policy, this.observations(this.deps.now()).forDecide, this.steering, this.deps.now()).decisions
+      await this.apply()
+      this.updateTargets()
+      if (this.tick !== undefined) {
+        this.deps.timers.clearInterval(this.tick)
+        this.tick = this.deps.timers.setInterval(() => void this.evaluate(), this.tickMs())
+      }
+      this.deps.log.info({ serial: policy.serial, previous: old.serial }, 'policy reloaded')
+    } catch (err) {
+      this.policy = old
+      this.deps.log.error({ err, serial: policy.serial }, 'policy reload failed; kept the running policy')
+      await this.apply()
+      throw err
+    }
+  }
+
+  snapshot(): DaemonSnapshot {
+    const metrics: Record<string, PathMetrics | undefined> = {}
+    for (const name of [...this.policy.uplinks.map(u => u.name), ...this.policy.tunnels.map(t => t.name)]) metrics[name] = this.probes?.latest(name)
+    return {
+      policy: this.policy,
+      facts: this.facts,
+      health: this.health,
+      metrics,
+      decisions: this.decisions,
+      steering: this.steering,
+      recent: [...this.recent],
+      lastApply: this.lastApply,
+      startedAt: this.startedAt,
+      warmingUp: this.deps.now() < this.warmupUntil,
+    }
+  }
+
+  /** One steering round: observe, decide, converge if anything changed. */
+  async evaluate(): Promise<void> {
+    if (this.evaluating) {
+      // A link event during a round: run once more right after, rather than wait for the next tick.
+      this.again = true
+      return
+    }
+    this.evaluating = true
+    try {
+      if (this.factsDirty) await this.refreshFacts()
+      const now = this.deps.now()
+      const { forDecide } = this.observations(now)
+      const r = decide(this.policy, forDecide, this.steering, now)
+      this.steering = r.state
+      if (r.changes.length > 0) {
+        const wallAt = this.deps.wallNow()
+        for (const c of r.changes) {
+          this.deps.log.info({ class: c.class, from: c.from, to: c.to, paths: c.paths }, `re-steer ${c.class}: ${c.reason}`)
+          this.recent.push({ ...c, wallAt })
+        }
+        this.recent.splice(0, Math.max(0, this.recent.length - RECENT_CHANGES))
+        this.deps.onChanges?.(r.changes, wallAt)
+      }
+      if (!sameDecisions(r.decisions, this.decisions)) {
+        this.decisions = r.decisions
+        await this.apply()
+      }
+    } catch (err) {
+      this.deps.log.error({ err }, 'steering round failed')
+    } finally {
+      this.evaluating = false
+    }
+    if (this.again) {
+      this.again = false
+      await this.evaluate()
+    }
+  }
+
+  private observations(now: number): { forDecide: Observations } {
+    const obs = observe(this.policy, this.facts, p => this.probes?.latest(p), this.health, now)
+    this.health = healthOf(obs)
+    for (const [name, o] of Object.entries(obs)) if (o.health.state !== 'down') this.seenUp.add(name)
+    if (now >= this.warmupUntil) return { forDecide: obs }
+    const forDecide: Record<string, Observations[string]> = { ...obs }
+    for (const [name, o] of Object.entries(obs)) {
+      if (o.health.state === 'down' && o.health.reason !== 'carrier lost' && !this.seenUp.has(name)) {
+        forDecide[name] = { health: { state: 'up', reason: 'warming up: no verdict yet', since: o.health.since }, metrics: o.metrics }
+      }
+    }
+    return { forDecide }
+  }
+
+  private async apply(): Promise<void> {
+    const state = desired(this.policy, this.decisions, this.facts)
+    const report = await this.deps.reconciler.set(state)
+    this.lastApply = {
+      at: this.deps.wallNow(),
+      ops: report.ops.length,
+      failed: report.failed.map(f => ({ op: JSON.stringify(f.op), error: f.error.message })),
+    }
+    if (report.failed.length > 0) this.deps.log.warn({ failed: this.lastApply.failed }, `${report.failed.length} of ${report.ops.length} kernel operations failed`)
+  }
+
+  private onKernelEvent(e: KernelEvent): void {
+    if (e.kind !== 'link-changed' && e.kind !== 'address-changed') return
+    const uplink = this.policy.uplinks.find(u => u.interface === e.link)
+    if (!uplink) return
+    // A carrier or address change on an uplink takes its paths down (or up) now, not at the next probe.
+    this.factsDirty = true
+    void this.evaluate().then(() => this.updateTargets())
+  }
+
+  private async refreshFacts(): Promise<void> {
+    this.factsDirty = false
+    this.facts = uplinkFacts(this.policy, await this.deps.kernel.facts())
+  }
+
+  private targets(): ProbeTarget[] {
+    return probeTargets(this.policy, this.facts, this.deps.authKey)
+  }
+
+  private updateTargets(): void {
+    const targets = this.targets()
+    const key = JSON.stringify(targets)
+    if (key === this.targetsKey || !this.probes) return
+    this.targetsKey = key
+    this.probes.update(targets)
+  }
+
+  private beginWarmup(): void {
+    const longest = Math.max(...this.policy.uplinks.map(u => probeInterval(this.policy, u)))
+    this.warmupUntil = this.deps.now() + longest * (this.policy.probes.upAfterReplies + 1) + this.policy.probes.timeoutMs
+    this.seenUp.clear()
+  }
+
+  /** Half the shortest probe interval, within 10–100 ms: a dead path is seen within a tick of its last miss. */
+  private tickMs(): number {
+    const shortest = Math.min(...this.policy.uplinks.map(u => probeInterval(this.policy, u)))
+    return Math.max(10, Math.min(100, Math.floor(shortest / 2)))
+  }
+}
+
+function sameDecisions(a: readonly Decision[], b: readonly Decision[]): boolean {
+  const key = (ds: readonly Decision[]): string => JSON.stringify(ds.map(d => [d.class, d.active, d.keep]))
+  return key(a) === key(b)
+}

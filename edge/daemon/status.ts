@@ -1,0 +1,103 @@
+// What `sdwan-edge status` shows: the daemon's state as a JSON report (for tools) and as text a person
+// reads at a glance. Pure.
+import { uplinkAddressing } from '../dataplane/addresses.js'
+import { pathName } from '../config/policy.js'
+import type { DaemonSnapshot } from './edge-daemon.js'
+
+export interface StatusReport {
+  site: string
+  device: string
+  serial: number
+  startedAt: string
+  warmingUp: boolean
+  uplinks: Array<{ name: string; kind: string; interface: string; up: boolean; addresses: string[]; gateway?: string }>
+  paths: Array<{
+    name: string
+    state: string
+    reason: string
+    forS: number
+    rttMs?: number
+    p95Ms?: number
+    jitterMs?: number
+    lossPct?: number
+    mos?: number | null
+  }>
+  classes: Array<{ name: string; active: string[]; keep: string[]; reason: string; sinceS?: number; preferred: string }>
+  recent: Array<{ time: string; class: string; from: string[]; to: string[]; reason: string }>
+  lastApply?: { time: string; ops: number; failed: number }
+}
+
+const r2 = (x: number): number => Math.round(x * 100) / 100
+
+export function statusReport(s: DaemonSnapshot, now: number): StatusReport {
+  const p = s.policy
+  return {
+    site: p.site.id,
+    device: p.device.id,
+    serial: p.serial,
+    startedAt: new Date(s.startedAt).toISOString(),
+    warmingUp: s.warmingUp,
+    uplinks: p.uplinks.map(u => {
+      const a = uplinkAddressing(u, s.facts)
+      const gateway = a.gateway4 ?? a.gateway6
+      return { name: u.name, kind: u.kind, interface: u.interface, up: s.facts[u.name]?.up ?? false, addresses: a.addresses.map(x => x.address), ...(gateway ? { gateway } : {}) }
+    }),
+    paths: Object.entries(s.health).map(([name, h]) => {
+      const m = s.metrics[name]
+      return {
+        name,
+        state: h.state,
+        reason: h.reason,
+        forS: Math.max(0, Math.round((now - h.since) / 1000)),
+        ...(m?.rtt ? { rttMs: r2(m.rtt.avgMs), p95Ms: r2(m.rtt.p95Ms) } : {}),
+        ...(m ? { jitterMs: r2(m.jitterMs), lossPct: r2(m.lossPct), mos: m.mos === null ? null : r2(m.mos) } : {}),
+      }
+    }),
+    classes: s.decisions.map(d => {
+      const track = s.steering[d.class]
+      const cls = p.classes.find(c => c.name === d.class)!
+      return {
+        name: d.class,
+        active: d.active.map(a => a.path),
+        keep: d.keep,
+        reason: d.reason,
+        ...(track ? { sinceS: Math.max(0, Math.round((now - track.switchedAt) / 1000)) } : {}),
+        preferred: pathName(cls.paths[0]!),
+      }
+    }),
+    recent: s.recent.slice(-10).map(c => ({ time: new Date(c.wallAt).toISOString(), class: c.class, from: c.from, to: c.to, reason: c.reason })),
+    ...(s.lastApply ? { lastApply: { time: new Date(s.lastApply.at).toISOString(), ops: s.lastApply.ops, failed: s.lastApply.failed.length } } : {}),
+  }
+}
+
+const pad = (rows: string[][]): string[] => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map(r => (r[i] ?? '').length)))
+  return rows.map(r => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd())
+}
+
+const fmt = (x: number | undefined | null, unit = ''): string => (x === undefined || x === null ? '-' : `${x}${unit}`)
+
+export function statusText(r: StatusReport): string {
+  const out = [`${r.site} / ${r.device}  policy serial ${r.serial}  up since ${r.startedAt}${r.warmingUp ? '  (warming up)' : ''}`, '', 'Uplinks']
+  out.push(...pad([['name', 'kind', 'interface', 'link', 'address', 'gateway'], ...r.uplinks.map(u => [u.name, u.kind, u.interface, u.up ? 'up' : 'DOWN', u.addresses.join(' ') || '-', u.gateway ?? '-'])]))
+  out.push('', 'Paths')
+  out.push(
+    ...pad([
+      ['name', 'state', 'rtt', 'p95', 'jitter', 'loss', 'MOS', 'for', 'why'],
+      ...r.paths.map(p => [p.name, p.state === 'up' ? 'up' : p.state.toUpperCase(), fmt(p.rttMs, ' ms'), fmt(p.p95Ms, ' ms'), fmt(p.jitterMs, ' ms'), fmt(p.lossPct, ' %'), fmt(p.mos), `${p.forS} s`, p.reason]),
+    ]),
+  )
+  out.push('', 'Classes')
+  out.push(
+    ...pad([
+      ['name', 'on', 'since', 'why'],
+      ...r.classes.map(c => [c.name, c.active.length ? c.active.join('+') : 'DROPPED', c.sinceS === undefined ? '-' : `${c.sinceS} s`, `${c.active[0] !== c.preferred ? '(not preferred) ' : ''}${c.reason}`]),
+    ]),
+  )
+  if (r.recent.length > 0) {
+    out.push('', 'Recent re-steers')
+    out.push(...r.recent.map(c => `  ${c.time}  ${c.class}: ${c.from.join('+') || 'dropped'} → ${c.to.join('+') || 'dropped'}  ${c.reason}`))
+  }
+  if (r.lastApply) out.push('', `Last kernel apply ${r.lastApply.time}: ${r.lastApply.ops} operations, ${r.lastApply.failed} failed`)
+  return out.join('\n') + '\n'
+}

@@ -1,0 +1,110 @@
+// The composition root: the one place the edge daemon's real side effects are wired together — the
+// policy file, the kernel (rtnetlink + nftables), the probe engine's worker thread, the decision log,
+// the control socket and the process signals.
+//   SIGTERM/SIGINT  stop; forwarding stays as it is (fail-static) unless started with --flush-on-exit.
+//   SIGHUP          reload the policy file: validated first; on any problem the running policy stays.
+import { appendFile, mkdir, rename, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Server } from 'node:net'
+import { monotonicMs } from '../probes/clock.js'
+import { ProbeEngine } from '../probes/engine/engine.js'
+import { readAuthKeyFile } from '../probes/stamp/key-file.js'
+import { formatPolicyError } from './config/errors.js'
+import { readPolicy } from './config/load.js'
+import type { SitePolicy } from './config/policy.js'
+import { ownershipOf } from './dataplane/ports.js'
+import { openKernelSession } from './dataplane/session.js'
+import { serveControl } from './daemon/control-socket.js'
+import { DecisionLog } from './daemon/decision-log.js'
+import { EdgeDaemon } from './daemon/edge-daemon.js'
+import { createLogger } from './daemon/logger.js'
+import { probeInterval } from './daemon/probe-targets.js'
+import { statusReport } from './daemon/status.js'
+
+export interface RunOptions {
+  policyFile: string
+  socket: string
+  stateDir: string
+  flushOnExit: boolean
+  logLevel: string
+  pretty: boolean
+}
+
+export interface RunIo {
+  stderr(text: string): void
+  /** Resolves when the process is asked to stop; `onReload` is called for each reload request. */
+  signals(onStop: () => void, onReload: () => void): () => void
+}
+
+/** Runs the daemon until a stop signal. Returns the exit status: 0 clean stop, 2 invalid policy. */
+export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
+  const first = await readPolicy(opts.policyFile)
+  if (!first.ok) {
+    io.stderr(first.errors.map(e => formatPolicyError(e) + '\n').join(''))
+    return 2
+  }
+  let policy: SitePolicy = first.policy
+  const log = createLogger(opts.logLevel, opts.pretty)
+  const authKey = policy.probes.authKeyFile ? await readAuthKeyFile(policy.probes.authKeyFile) : undefined
+  await mkdir(opts.stateDir, { recursive: true })
+  const decisionLog = new DecisionLog(join(opts.stateDir, 'decisions.jsonl'), { appendFile, stat, rename }, err => log.error({ err }, 'decision log write failed'))
+  const session = openKernelSession(ownershipOf(policy.dataplane), (event, fields) => log.info(fields, event))
+  session.reconciler.watch()
+  const snapshotIntervalMs = Math.min(...policy.uplinks.map(u => probeInterval(policy, u)))
+  const daemon = new EdgeDaemon(policy, {
+    now: monotonicMs,
+    wallNow: Date.now,
+    timers: { setInterval, clearInterval: h => clearInterval(h as NodeJS.Timeout) },
+    kernel: session.kernel,
+    reconciler: session.reconciler,
+    startProbes: targets => {
+      const engine = ProbeEngine.start(targets, { windowSize: policy.probes.windowSize, snapshotIntervalMs })
+      engine.on('error', err => log.error({ err }, 'probe engine error'))
+      return engine
+    },
+    log,
+    onChanges: (changes, wallAt) => void decisionLog.record(changes, wallAt),
+    ...(authKey ? { authKey } : {}),
+  })
+
+  let server: Server | undefined
+  try {
+    await daemon.start()
+    server = await serveControl(opts.socket, async command => {
+      if (command === 'status') return statusReport(daemon.snapshot(), monotonicMs())
+      throw new Error(`unknown command '${command}'; known: status`)
+    })
+  } catch (err) {
+    log.error({ err }, 'start-up failed')
+    await daemon.stop(false).catch(() => undefined)
+    session.close()
+    return 1
+  }
+
+  const reload = async (): Promise<void> => {
+    const next = await readPolicy(opts.policyFile)
+    if (!next.ok) {
+      log.error({ problems: next.errors.map(formatPolicyError) }, 'reload refused: the policy file is invalid; the running policy stays')
+      return
+    }
+    if (JSON.stringify(next.policy.dataplane) !== JSON.stringify(policy.dataplane)) {
+      log.error({}, 'reload refused: the dataplane ownership ranges changed; stop with --flush and start again to move them')
+      return
+    }
+    await daemon.reload(next.policy).then(() => (policy = next.policy)).catch(() => undefined)
+  }
+
+  await new Promise<void>(resolve => {
+    const unhook = io.signals(
+      () => {
+        unhook()
+        resolve()
+      },
+      () => void reload(),
+    )
+  })
+  server?.close()
+  await daemon.stop(opts.flushOnExit)
+  session.close()
+  return 0
+}
