@@ -19,6 +19,15 @@ export interface CharonInstance {
   readonly routingTable: number
   readonly routingTablePrio: number
   readonly installRoutes: boolean
+  /**
+   * Restricts the rule kernel-netlink adds for routingTable to packets carrying this mark ("mark/mask",
+   * "!mark/mask" inverts). Without it the rule matches all traffic, so with several charons the first table
+   * holding a route to a selector would win whatever steering decided.
+   */
+  readonly routeRuleFwmark?: string
+  /** SO_MARK on everything socket-default sends (IKE and, with libipsec, ESP in UDP), so the dataplane's
+   *  fwmark rules can send this uplink's underlay traffic out of this uplink. */
+  readonly socketFwmark?: number
   /** Default filelog level, -1..4 (1 is charon's default). */
   readonly logLevel?: number
 }
@@ -73,6 +82,8 @@ export function renderStrongswanConf(instance: CharonInstance): string {
     '    vici {',
     `      socket = unix://${instance.viciSocketPath}`,
     '    }',
+    ...(instance.routeRuleFwmark ? ['    kernel-netlink {', `      fwmark = ${instance.routeRuleFwmark}`, '    }'] : []),
+    ...(instance.socketFwmark !== undefined ? ['    socket-default {', `      fwmark = 0x${instance.socketFwmark.toString(16)}`, '    }'] : []),
     '  }',
     '}',
     '',

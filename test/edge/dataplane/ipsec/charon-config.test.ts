@@ -47,6 +47,22 @@ t.test('renders a per-instance strongswan.conf', async t => {
   )
 })
 
+t.test('fwmarks for the route rule and the IKE socket go to kernel-netlink and socket-default', async t => {
+  const conf = renderStrongswanConf({
+    name: 'lte',
+    confPath: '/c',
+    viciSocketPath: '/v',
+    ikePort: 1,
+    natTPort: 2,
+    routingTable: 3,
+    routingTablePrio: 3,
+    installRoutes: true,
+    routeRuleFwmark: '0x100/0xff00',
+    socketFwmark: 0x200,
+  })
+  t.match(conf, '      socket = unix:///v\n    }\n    kernel-netlink {\n      fwmark = 0x100/0xff00\n    }\n    socket-default {\n      fwmark = 0x200\n    }\n  }\n}\n')
+})
+
 t.test('the plugin list names libipsec before netlink and includes vici', async t => {
   t.ok(CHARON_PLUGINS.indexOf('kernel-libipsec') < CHARON_PLUGINS.indexOf('kernel-netlink'))
   t.ok(CHARON_PLUGINS.includes('vici'))

@@ -33,7 +33,10 @@ export interface CharonPair {
   readonly b: CharonSide
 }
 
-export async function startCharonPair(t: Test, prefix: string): Promise<CharonPair> {
+/** Settings to change per side, e.g. fwmarks. */
+export type InstanceOverrides = Partial<Pick<CharonInstance, 'routeRuleFwmark' | 'socketFwmark' | 'routingTable' | 'routingTablePrio'>>
+
+export async function startCharonPair(t: Test, prefix: string, overrides: { a?: InstanceOverrides; b?: InstanceOverrides } = {}): Promise<CharonPair> {
   const dir = await mkdtemp(join(tmpdir(), `sdwan-${prefix}-`))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const net = await createNetnsPair(prefix)
@@ -50,6 +53,7 @@ export async function startCharonPair(t: Test, prefix: string): Promise<CharonPa
       routingTable: 220,
       routingTablePrio: 220,
       installRoutes: true,
+      ...overrides[side],
     }
     const log: string[] = []
     const events = new Recorder<CharonSupervisorEvent>()

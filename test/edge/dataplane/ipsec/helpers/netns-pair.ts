@@ -144,3 +144,9 @@ function isAlive(pid: number): boolean {
     return false
   }
 }
+
+/** Runs a command inside a namespace and returns its stdout. */
+export async function inNetns(netns: string, command: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run('ip', ['netns', 'exec', netns, command, ...args])
+  return stdout
+}
