@@ -25,7 +25,15 @@ export interface ProbeEngineOptions {
   readonly snapshotIntervalMs?: number
   /** Where the prober runs; default a worker thread. */
   readonly transport?: TransportFactory
+  /**
+   * Nice value for the probe worker thread (Linux: per thread), best effort; default
+   * PROBE_THREAD_NICENESS, null to leave the priority alone.
+   */
+  readonly niceness?: number | null
 }
+
+/** Probes are few and tiny; running them ahead of bulk work keeps their timestamps honest under load. */
+export const PROBE_THREAD_NICENESS = -10
 
 /** Runs the prober in a worker thread. Under tsx (tests, `npm run lab`) the worker is the .ts source. */
 export const workerTransport: TransportFactory = init => {
@@ -109,6 +117,7 @@ export class ProbeEngine extends EventEmitter<EngineEvents> {
     const init: WorkerInit = {
       windowSize: options.windowSize ?? DEFAULT_PROBE_SETTINGS.windowSize,
       snapshotIntervalMs: options.snapshotIntervalMs ?? DEFAULT_PROBE_SETTINGS.intervalMs,
+      niceness: options.niceness === undefined ? PROBE_THREAD_NICENESS : options.niceness,
     }
     const engine = new ProbeEngine((options.transport ?? workerTransport)(init))
     engine.update(targets)

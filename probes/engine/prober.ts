@@ -93,9 +93,10 @@ class PathProber {
     const { clock } = this.#deps
     this.#expire(nsToMs(clock.monotonicNs()))
     if (this.target.count !== undefined && this.window.totalSent >= this.target.count) return
-    // T1 is read as late as possible, right before the send call.
+    const { seq, packet } = this.#session.next(clock.ntpNow())
+    // T1 is read as late as possible: after the packet is built, right before the send call.
     const monoNs = clock.monotonicNs()
-    const { seq, packet } = this.#session.next(monoNs, clock.ntpNow())
+    this.#session.departed(seq, monoNs)
     this.window.sent(seq, nsToMs(monoNs))
     socket.send(packet, this.target.port, this.target.remoteAddress, err => {
       if (err) {

@@ -28,6 +28,8 @@ export interface WireTarget extends Omit<ProbeTarget, 'authKey'> {
 export interface WorkerInit {
   readonly windowSize: number
   readonly snapshotIntervalMs: number
+  /** Nice value for the probe thread (−20..19), or null to leave it alone. */
+  readonly niceness: number | null
 }
 
 export type ToWorker = { readonly type: 'update'; readonly targets: readonly WireTarget[] } | { readonly type: 'stop' }

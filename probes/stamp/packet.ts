@@ -164,6 +164,15 @@ export function encodeReflectorPacket(p: ReflectorPacket, options: EncodeOptions
   return buf
 }
 
+/**
+ * Writes the reflector's Timestamp (T3) into an encoded reflector packet and, in authenticated mode,
+ * recomputes the HMAC. Lets the reflector read T3 after building the packet, right before sending it.
+ */
+export function stampReflectorPacket(buf: Buffer, timestamp: NtpTimestamp, key?: Buffer): void {
+  buf.writeBigUInt64BE(timestamp, key === undefined ? REFLECTOR_UNAUTH.timestamp : REFLECTOR_AUTH.timestamp)
+  if (key !== undefined) authenticate(buf, key)
+}
+
 /** Reads a Session-Reflector packet (STAMP, or a TWAMP-Light one of ≥ 41 octets). */
 export function decodeReflectorPacket(buf: Buffer, key?: Buffer): Decoded<ReflectorPacket> {
   const auth = key !== undefined

@@ -12,7 +12,7 @@
 //  4. Authenticated mode: the request's HMAC must verify (RFC 8762 §4.4), else drop.
 //  In stateless mode the reflector's Sequence Number is the sender's (RFC 8762 §4.3.1). The SSID is
 //  copied back (RFC 8972 §3). Octets past the base packet are returned as zeros (padding).
-import { decodeSenderPacket, encodeReflectorPacket, minReflectorLength, TWAMP_LIGHT_MIN_SENDER_LENGTH, AUTH_LENGTH } from './packet.js'
+import { decodeSenderPacket, encodeReflectorPacket, stampReflectorPacket, minReflectorLength, TWAMP_LIGHT_MIN_SENDER_LENGTH, AUTH_LENGTH } from './packet.js'
 import { encodeErrorEstimate, OUR_ERROR_ESTIMATE, type NtpTimestamp } from './timestamp.js'
 import type { SourceRateLimiter } from './rate-limit.js'
 
@@ -41,8 +41,8 @@ export interface ReceivedDatagram {
 }
 
 /**
- * Decides the reply. `transmitTimestamp` is called last, just before encoding, so the reply's Timestamp
- * (T3) is as close to the send as the pure core can get.
+ * Decides the reply. `transmitTimestamp` is called last, after the reply is built, so the reply's
+ * Timestamp (T3) is as close to the send as the pure core can get.
  */
 export function reflect(
   datagram: ReceivedDatagram,
@@ -61,7 +61,7 @@ export function reflect(
   const reply = encodeReflectorPacket(
     {
       sequence: sender.sequence,
-      timestamp: transmitTimestamp(),
+      timestamp: 0n,
       errorEstimate: encodeErrorEstimate(OUR_ERROR_ESTIMATE),
       ssid: sender.ssid,
       receiveTimestamp: datagram.receivedAt,
@@ -72,5 +72,8 @@ export function reflect(
     },
     { key: config.authKey, length },
   )
+  // T3 last: the time spent building the reply is then inside the hold time (T3 − T2) the sender
+  // subtracts, not in the RTT it reports.
+  stampReflectorPacket(reply, transmitTimestamp(), config.authKey)
   return { kind: 'reply', reply }
 }

@@ -27,7 +27,7 @@ export type Match =
 
 interface Sent {
   readonly ntp: NtpTimestamp
-  readonly monoNs: bigint
+  monoNs: bigint | null
 }
 
 export class SenderSession {
@@ -40,17 +40,26 @@ export class SenderSession {
     this.#options = options
   }
 
-  /** Builds the next test packet; T1 is `monoNs` (monotonic) / `ntp` (wall, written in the packet). */
-  next(monoNs: bigint, ntp: NtpTimestamp): { seq: number; packet: Buffer } {
+  /**
+   * Builds the next test packet with `ntp` (wall time) in its Timestamp field. Call `departed` with T1
+   * right before handing it to the socket, so building the packet is not part of the RTT.
+   */
+  next(ntp: NtpTimestamp): { seq: number; packet: Buffer } {
     const seq = this.#next
     this.#next = (this.#next + 1) >>> 0
     const packet = encodeSenderPacket(
       { sequence: seq, timestamp: ntp, errorEstimate: this.#errorEstimate, ssid: this.#options.ssid ?? 0 },
       { key: this.#options.authKey, length: this.#options.length },
     )
-    this.#sent.set(seq, { ntp, monoNs })
+    this.#sent.set(seq, { ntp, monoNs: null })
     while (this.#sent.size > this.#options.remember) this.#sent.delete(this.#sent.keys().next().value!)
     return { seq, packet }
+  }
+
+  /** T1: probe `seq` is leaving now (monotonic ns). */
+  departed(seq: number, monoNs: bigint): void {
+    const sent = this.#sent.get(seq)
+    if (sent) sent.monoNs = monoNs
   }
 
   /** Reads a reflected packet received at `monoNs` and works out its RTT. */
@@ -59,7 +68,7 @@ export class SenderSession {
     if (!decoded.ok) return decoded
     const r = decoded.value
     const sent = this.#sent.get(r.senderSequence)
-    if (!sent) return { ok: false, reason: 'unknown-sequence', detail: `no probe ${r.senderSequence} outstanding` }
+    if (!sent || sent.monoNs === null) return { ok: false, reason: 'unknown-sequence', detail: `no probe ${r.senderSequence} outstanding` }
     // The echoed timestamp must be the one we sent: rejects stale replies from an earlier session that
     // reused the port, and (unauthenticated) blind spoofing that only guessed the sequence number.
     if (r.senderTimestamp !== sent.ntp) {
