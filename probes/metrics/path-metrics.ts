@@ -33,7 +33,7 @@ export interface PathMetrics {
   readonly lastReplyAt: number | null
   /** Monotonic ms of the first probe sent on this path. */
   readonly firstSentAt: number | null
-  /** Settled probes at the newest end of the window that were answered, in a row. */
+  /** Probes at the newest end of the window answered in a row (in-flight ones at the very end skipped). */
   readonly consecutiveReplies: number
   /** Settled probes at the newest end of the window that were lost (timed out), in a row. */
   readonly consecutiveMisses: number
@@ -77,7 +77,13 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
   let consecutiveMisses = 0
   for (let i = records.length - 1; i >= 0; i--) {
     const state = records[i]!.state
-    if (state === 'pending') continue
+    // Probes still in flight at the newest end are not yet anything. But an unanswered probe older than
+    // an answered one breaks a run of replies: during an outage the probes sent are still 'pending'
+    // until their timeout, and must not let the replies before and after the outage join into one run.
+    if (state === 'pending') {
+      if (consecutiveReplies > 0) break
+      continue
+    }
     if (state === 'received') {
       if (consecutiveMisses > 0) break
       consecutiveReplies++

@@ -137,3 +137,35 @@ t.test('ProbeEngine handle over the inline transport: events, snapshots, latest,
   await engine.stop()
   t.throws(() => ProbeEngine.start([target('', '10.1.0.2')], { transport: inlineTransport(world.deps()) }), /pathId must be a non-empty string/)
 })
+
+t.test('failover timing on the virtual clock: 50 ms probes, an outage, a recovery', async t => {
+  const world = new FakeWorld()
+  let dark = false
+  world.links.set('10.1.0.2', { delayMs: 5, drop: () => dark })
+  const h = harness(world, 100)
+  const settings = withProbeDefaults({ intervalMs: 50, timeoutMs: 1000 })
+  await h.prober.update([target('wan', '10.1.0.2', { intervalMs: 50, timeoutMs: 1000 })])
+  let health = pathHealth(null, null, settings, { up: true }, world.nowMs)
+  const start = world.nowMs
+  const transitions: string[] = []
+  // The steering loop's view: a verdict every 10 ms from the latest snapshot.
+  const step = (until: number): void => {
+    while (world.nowMs - start < until) {
+      world.advance(10)
+      const next = pathHealth(health, h.metrics('wan'), settings, { up: true }, world.nowMs)
+      if (next.state !== health.state) transitions.push(`${Math.round(world.nowMs - start)} ${next.state}`)
+      health = next
+    }
+  }
+  step(1002)
+  dark = true // probes sent from t = 1050 on are lost; the last reply (probe sent at 1000) arrived at 1010
+  step(1502)
+  dark = false // the probe sent at 1550 is the first answered again
+  step(2000)
+  t.same(transitions, [
+    '210 up', // 5 replies in a row: probes at 0..200 answered by 210
+    '1160 down', // 3 × 50 ms of silence after the reply at 1010 — long before the 1000 ms timeout
+    '1760 up', // 5 replies in a row again: probes at 1550..1750
+  ])
+  h.prober.stop()
+})

@@ -88,3 +88,15 @@ t.test('pending probes are not counted as lost', async t => {
   t.match(m, { settled: 1, received: 1, lost: 0, lossPct: 0, consecutiveReplies: 1 })
   t.equal(m.mos !== null && m.mos > 4.3, true, 'a clean 5 ms path scores high')
 })
+
+t.test('an unanswered probe between replies breaks the run of replies, even before it times out', async t => {
+  const w = new ProbeWindow(10)
+  for (let seq = 0; seq < 5; seq++) w.sent(seq, seq * 100)
+  w.reply(0, 10, 10, TIMEOUT)
+  w.reply(1, 110, 10, TIMEOUT)
+  // 2 and 3 are still pending (an outage); 4 is answered.
+  w.reply(4, 410, 10, TIMEOUT)
+  t.equal(computePathMetrics('p', w, 420).consecutiveReplies, 1, 'only the reply after the gap counts')
+  w.sent(5, 500)
+  t.equal(computePathMetrics('p', w, 505).consecutiveReplies, 1, 'an in-flight probe at the newest end is skipped')
+})
