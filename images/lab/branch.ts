@@ -51,6 +51,8 @@ export interface Branch {
   readonly policyFile: string
   readonly socket: string
   readonly daemonLog: string[]
+  /** The daemon's process id (\`ip netns exec\` execs it in place), for resource figures. */
+  readonly daemonPid: number | undefined
   status(): Promise<StatusReport>
   waitForStatus(predicate: (s: StatusReport) => boolean, timeoutMs: number, what: string): Promise<StatusReport>
   startSink(node: NodeName, address: string, port: number): Promise<Sink>
@@ -130,6 +132,7 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
       policyFile,
       socket,
       daemonLog,
+      daemonPid: daemon.pid,
       status,
       waitForStatus,
       async startSink(node, address, port) {

@@ -3,6 +3,8 @@
 import { spawn } from 'node:child_process'
 
 export interface LongRunningProcess {
+  /** The process id (undefined if it could not start). */
+  readonly pid?: number | undefined
   onStdout(listener: (text: string) => void): void
   onStderr(listener: (text: string) => void): void
   /** Resolves with the exit code (null when ended by a signal); rejects if the program cannot start. */
@@ -21,6 +23,7 @@ export const spawnLongRunning: SpawnLongRunning = argv => {
     child.on('close', code => resolve(code))
   })
   return {
+    pid: child.pid,
     onStdout: listener => child.stdout.on('data', (chunk: Buffer) => listener(chunk.toString('utf8'))),
     onStderr: listener => child.stderr.on('data', (chunk: Buffer) => listener(chunk.toString('utf8'))),
     exited,

@@ -14,7 +14,7 @@ The kernel, its modules and the initramfs are cached in /var/cache/sdwan-edge/vm
 the first run downloads the kernel with apt-get (run as root; needs images/setup-host.sh done).
 
   --quiet            print only the check lines and the verdict, not the guest console
-  --timeout SECONDS  kill the VM after this long (default 240)
+  --timeout SECONDS  kill the VM after this long (default 420)
   -h, --help         this text
 `
 
@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(HELP)
     return 0
   }
-  const timeoutS = values.timeout === undefined ? 240 : Number(values.timeout)
+  const timeoutS = values.timeout === undefined ? 420 : Number(values.timeout)
   if (!(timeoutS > 0)) {
     process.stderr.write(`--timeout ${values.timeout}: expected a positive number of seconds\n`)
     return 2

@@ -25,6 +25,11 @@ export interface RunInVmOptions {
   readonly cpus?: number
   /** Called with console output as it arrives, e.g. to stream it to a terminal. */
   readonly onConsole?: (text: string) => void
+  /**
+   * Files the script writes into /lab (the per-run share) to hand back, e.g. `['result.json']`: read
+   * after the guest powers off, before the run directory is removed. Missing files are left out.
+   */
+  readonly collect?: readonly string[]
 }
 
 export interface VmRunResult {
@@ -40,6 +45,8 @@ export interface VmRunResult {
   readonly scenarioS?: number
   /** Host wall time from spawning QEMU to its exit. */
   readonly wallMs: number
+  /** The `collect`ed files that exist, by name. */
+  readonly files: Readonly<Record<string, string>>
 }
 
 export class VmTimeoutError extends Error {
@@ -73,6 +80,8 @@ function tail(text: string, lines = 30): string {
 
 export interface RunDir {
   readonly path: string
+  /** A file the guest wrote into /lab, or undefined if it did not. */
+  read(name: string): Promise<string | undefined>
   dispose(): Promise<void>
 }
 
@@ -131,6 +140,11 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
     if (timedOut) throw new VmTimeoutError(timeoutMs, console)
     const verdict = readConsoleVerdict(console)
     if (verdict === undefined) throw new VmMarkerMissingError(qemuExit, console, stderr)
+    const files: Record<string, string> = {}
+    for (const name of options.collect ?? []) {
+      const text = await runDir.read(name)
+      if (text !== undefined) files[name] = text
+    }
     return {
       ok: verdict.exitCode === 0,
       exitCode: verdict.exitCode,
@@ -140,6 +154,7 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
       ...optional('setupS', span(verdict.initUptimeS, verdict.scenarioUptimeS)),
       ...optional('scenarioS', span(verdict.scenarioUptimeS, verdict.endUptimeS)),
       wallMs,
+      files,
     }
   } finally {
     await runDir.dispose()
@@ -152,7 +167,14 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', 
 export async function makeTempRunDir(script: string): Promise<RunDir> {
   const path = await fsp.mkdtemp(join(tmpdir(), 'sdwan-lab-vm-'))
   await fsp.writeFile(join(path, 'scenario.sh'), script, { mode: 0o755 })
-  return { path, dispose: () => fsp.rm(path, { recursive: true, force: true }) }
+  return {
+    path,
+    read: async name => {
+      if (name.includes('/')) throw new Error(`collect: "${name}" must be a plain file name inside /lab`)
+      return fsp.readFile(join(path, name), 'utf8').catch(() => undefined)
+    },
+    dispose: () => fsp.rm(path, { recursive: true, force: true }),
+  }
 }
 
 export function defaultRunInVmDeps(log: (line: string) => void = () => {}): RunInVmDeps {

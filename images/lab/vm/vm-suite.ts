@@ -4,10 +4,14 @@
 import { runInVm, type RunInVmDeps, type VmRunResult } from './run-in-vm.js'
 import { parseChecks, type ScenarioCheck } from './scenario-checks.js'
 
-/** Loaded at boot: the tunnels and qdiscs under test; nf_tables etc. come by the kernel's own autoload. */
-export const VM_SUITE_MODULES: readonly string[] = [
-  'veth', 'bridge', 'ip_gre', 'esp4', 'xfrm_user', 'xfrm_interface', 'sch_netem', 'nf_tables',
-]
+/**
+ * What a boot needs for the lab topology (retailBranch + buildLab): nft's expressions, NAT and the
+ * crypto templates then arrive by the kernel's own request_module() autoload.
+ */
+export const BRANCH_MODULES: readonly string[] = ['veth', 'bridge', 'sch_netem', 'nf_tables']
+/** Tunnels the edge builds on a full kernel: GRE, and kernel ESP with route-based xfrm interfaces. */
+export const TUNNEL_MODULES: readonly string[] = ['ip_gre', 'esp4', 'xfrm_user', 'xfrm_interface']
+export const VM_SUITE_MODULES: readonly string[] = [...BRANCH_MODULES, ...TUNNEL_MODULES]
 
 /** Both scenarios run even if the first fails, so one boot reports every check. */
 export const VM_SUITE_SCRIPT = [
@@ -36,7 +40,7 @@ export async function runVmSuite(options: { onConsole?: (text: string) => void; 
     {
       script: VM_SUITE_SCRIPT,
       modules: VM_SUITE_MODULES,
-      timeoutMs: options.timeoutMs ?? 240_000,
+      timeoutMs: options.timeoutMs ?? 420_000,
       ...(options.onConsole === undefined ? {} : { onConsole: options.onConsole }),
     },
     deps,

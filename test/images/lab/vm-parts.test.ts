@@ -163,7 +163,11 @@ function fakeDeps(output: string, options: { hang?: boolean; stderr?: string } =
     prepareImage: async () => IMAGE,
     makeRunDir: async script => {
       calls.script = script
-      return { path: '/tmp/run-1', dispose: async () => void calls.disposed++ }
+      return {
+        path: '/tmp/run-1',
+        read: async name => (name === 'result.json' ? '{"moved":true}' : undefined),
+        dispose: async () => void calls.disposed++,
+      }
     },
     repoPath: '/work/main',
     now: (() => {
@@ -195,7 +199,8 @@ function fakeDeps(output: string, options: { hang?: boolean; stderr?: string } =
 
 t.test('runInVm reads the verdict from the marker', async t => {
   const { deps, calls } = fakeDeps(`${MARKER_INIT}1.8@@\r\n${MARKER_SCENARIO}2.3@@\r\nhello\r\n${MARKER_RESULT}0 uptime=4.5@@\r\n`)
-  const result = await runInVm({ script: 'echo hello\n', modules: ['sch_netem'] }, deps)
+  const result = await runInVm({ script: 'echo hello\n', modules: ['sch_netem'], collect: ['result.json', 'absent.log'] }, deps)
+  t.same(result.files, { 'result.json': '{"moved":true}' }, 'collected files handed back; missing ones left out')
   t.match(result, { ok: true, exitCode: 0, bootS: 1.8, setupS: 0.5, scenarioS: 2.2, wallMs: 1500, kernelVersion: '6.1.0-56-amd64' })
   t.notMatch(result.console, /\r/, 'carriage returns of the serial line removed')
   t.equal(calls.script, 'echo hello\n')

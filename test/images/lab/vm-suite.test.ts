@@ -6,7 +6,7 @@ import { runVmSuite, VM_SUITE_CHECKS, verdictLine } from '../../../images/lab/vm
 import { vmLabSkip } from './helpers/lab-capabilities.js'
 
 t.test('VM scenario suite', { skip: vmLabSkip(), timeout: 600_000 }, async t => {
-  const report = await runVmSuite({ timeoutMs: 420_000 })
+  const report = await runVmSuite()
   t.comment(verdictLine(report))
   for (const name of VM_SUITE_CHECKS) {
     const check = report.checks.find(c => c.name === name)
