@@ -122,7 +122,7 @@ const BRANCH_LANS = '10.10.0.0/16'
 const DATA_CENTRE = '10.20.0.0/16'
 const MPLS_CLOUD = '172.20.0.0/16'
 
-function uplink(provider: ProviderName, network: string, core: string): Uplink {
+function uplink(provider: ProviderName, network: string): Uplink {
   return {
     provider,
     ifname: `wan-${provider}`,
@@ -130,7 +130,7 @@ function uplink(provider: ProviderName, network: string, core: string): Uplink {
     prefixLength: 29,
     gateway: `${network}.1`,
     providerIfname: 'cust',
-    coreIfname: core,
+    coreIfname: 'core',
     profile: PROVIDER_PROFILES[provider],
   }
 }
@@ -139,9 +139,9 @@ export function retailBranch(prefix: string): Topology {
   checkPrefix(prefix)
   const namespaces = Object.fromEntries(NODES.map(node => [node, `${prefix}${node}`])) as Record<NodeName, string>
   const uplinks: Record<ProviderName, Uplink> = {
-    bb: uplink('bb', '192.0.2', 'core'),
-    lte: uplink('lte', '198.51.100', 'core'),
-    mpls: uplink('mpls', '172.20.1', 'core'),
+    bb: uplink('bb', '192.0.2'),
+    lte: uplink('lte', '198.51.100'),
+    mpls: uplink('mpls', '172.20.1'),
   }
   const access = (u: Uplink): VethLink => ({
     a: { node: 'edge', ifname: u.ifname, address: `${u.address}/${u.prefixLength}` },
