@@ -6,7 +6,7 @@ import { ViciClient, type ViciVersion } from '../vici/client.js'
 import { cancellableSleep, cappedBackoffMs, type BackoffPolicy, type Timers } from '../vici/retry.js'
 import type { ViciConnect } from '../vici/session.js'
 import { renderStrongswanConf, type CharonInstance } from './charon-config.js'
-import { CharonExitedError, CharonNotReadyError } from './errors.js'
+import { CharonAlreadyRunningError, CharonExitedError, CharonNotReadyError } from './errors.js'
 
 /** The part of node's ChildProcess the supervisor uses. */
 export interface CharonProcess {
@@ -84,6 +84,8 @@ export class CharonSupervisor {
 
   /** Writes the config, spawns charon and resolves once it answers a VICI `version`. */
   async start(): Promise<ViciVersion> {
+    // A second daemon would take over the VICI socket path and the IKE ports of the first.
+    if (this.child || this.supervising) throw new CharonAlreadyRunningError(this.instance.name, this.child?.pid)
     this.stopping = false
     await this.deps.writeFile(this.instance.confPath, renderStrongswanConf(this.instance))
     const version = await this.launch()

@@ -23,3 +23,13 @@ export class CharonNotReadyError extends Error {
     super(`charon "${instance}" did not answer VICI version after ${attempts} tries (${cause?.message ?? 'no error'}); last log:\n${recentLog.slice(-10).join('\n')}`, { cause })
   }
 }
+
+export class CharonAlreadyRunningError extends Error {
+  override readonly name = 'CharonAlreadyRunningError'
+  constructor(
+    readonly instance: string,
+    readonly pid: number | undefined,
+  ) {
+    super(`charon "${instance}" is already supervised (pid ${pid ?? 'restarting'}); stop() it before start()`)
+  }
+}

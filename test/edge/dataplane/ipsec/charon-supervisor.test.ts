@@ -97,6 +97,10 @@ t.test('start writes the config, spawns charon in the netns and waits until VICI
   h.processes.items[0]!.stderr.write('00[LIB] loaded plugins: charon-systemd vici\n')
   await new Promise(resolve => setImmediate(resolve))
   t.same(h.logs, ['00[LIB] loaded plugins: charon-systemd vici'], 'charon output is captured line by line')
+  await t.rejects(h.supervisor.start(), { name: 'CharonAlreadyRunningError', pid: 1000 }, 'no second daemon')
+  await h.supervisor.stop()
+  await h.supervisor.start()
+  t.equal(h.supervisor.pid, 1001, 'start after stop spawns a fresh charon')
   await h.supervisor.stop()
 })
 
