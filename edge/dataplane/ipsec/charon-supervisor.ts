@@ -82,7 +82,11 @@ export class CharonSupervisor {
     return this.child?.pid
   }
 
-  /** Writes the config, spawns charon and resolves once it answers a VICI `version`. */
+  /**
+   * Writes the config, spawns charon and resolves once it answers a VICI `version`. A restarted charon
+   * starts empty (conns and credentials live only in its memory): whoever loaded them reloads on the
+   * `ready` event that follows a `restart-scheduled`.
+   */
   async start(): Promise<ViciVersion> {
     // A second daemon would take over the VICI socket path and the IKE ports of the first.
     if (this.child || this.supervising) throw new CharonAlreadyRunningError(this.instance.name, this.child?.pid)
@@ -158,8 +162,10 @@ export class CharonSupervisor {
       await cancellableSleep(this.deps.timers, cappedBackoffMs(attempt, probe)).done
     }
     if (exitInfo) throw new CharonExitedError(this.instance.name, exitInfo.code, exitInfo.signal, this.recent)
-    // Alive but deaf: kill it so the exit path restarts it rather than leaving a useless daemon.
+    // Alive but deaf: kill it rather than leave a useless daemon holding the ports (when supervising, its
+    // exit schedules the next restart), and wait so a retried start() finds nothing running.
     child.kill('SIGKILL')
+    await this.exited
     throw new CharonNotReadyError(this.instance.name, attempts, lastError, this.recent)
   }
 
