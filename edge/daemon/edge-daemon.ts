@@ -176,7 +176,10 @@ export class EdgeDaemon {
     }
     this.evaluating = true
     try {
-      if (this.factsDirty) await this.refreshFacts()
+      // Facts shape the desired state on their own (routes via a gateway exist only while the uplink is
+      // up; the kernel drops them with the carrier), so a change in facts re-applies even when no
+      // decision moves — else a link coming back would never get its routes, nor its probes a way out.
+      const factsChanged = this.factsDirty && (await this.refreshFacts())
       const now = this.deps.now()
       const { forDecide } = this.observations(now)
       const r = decide(this.policy, forDecide, this.steering, now)
@@ -190,7 +193,7 @@ export class EdgeDaemon {
         this.recent.splice(0, Math.max(0, this.recent.length - RECENT_CHANGES))
         this.deps.onChanges?.(r.changes, wallAt)
       }
-      if (!sameDecisions(r.decisions, this.decisions)) {
+      if (factsChanged || !sameDecisions(r.decisions, this.decisions)) {
         this.decisions = r.decisions
         await this.apply()
       }
@@ -239,9 +242,13 @@ export class EdgeDaemon {
     void this.evaluate().then(() => this.updateTargets())
   }
 
-  private async refreshFacts(): Promise<void> {
+  /** Reads the uplinks' facts from the kernel; true when they differ from what we had. */
+  private async refreshFacts(): Promise<boolean> {
     this.factsDirty = false
-    this.facts = uplinkFacts(this.policy, await this.deps.kernel.facts())
+    const facts = uplinkFacts(this.policy, await this.deps.kernel.facts())
+    const changed = JSON.stringify(facts) !== JSON.stringify(this.facts)
+    this.facts = facts
+    return changed
   }
 
   private targets(): ProbeTarget[] {

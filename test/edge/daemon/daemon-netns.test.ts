@@ -76,6 +76,10 @@ t.test('edge daemon steers and fails over in the lab branch', { skip: hostLabSki
     const s = await branch.waitForStatus(s => s.uplinks.find(u => u.name === 'bb')!.up === false, 5000, 'bb link down in status')
     t.match(s.paths.find(p => p.name === 'bb')!.reason, /carrier lost/)
     await branch.lab.restore('bb')
+    // The kernel dropped bb's routes with its carrier; they must come back with it, or bb's probes have no
+    // way out and the path stays down for good.
+    await branch.waitForStatus(s => s.paths.find(p => p.name === 'bb')!.state === 'up', 15_000, 'bb back up after carrier returns')
+    t.pass('broadband comes back up once its carrier returns')
   })
 
   await t.test('every re-steer is in the decision log', async t => {
