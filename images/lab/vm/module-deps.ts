@@ -55,3 +55,19 @@ export function loadOrder(index: ModuleIndex, modules: readonly string[], kernel
   }
   return order
 }
+
+/**
+ * modules.alias without the device aliases (patterns with a colon: `pci:v…`, `usb:v…`, `acpi*:…`, `of:…`).
+ * Every request_module() the kernel makes — and instantiating one ESP SA makes a dozen, for crypto
+ * templates such as "crypto-rfc4106(gcm(aes))-all" that no module provides — runs busybox modprobe,
+ * which fnmatch()es the name against every alias line. The lab VM has no hardware to match (its virtio
+ * drivers are loaded by /init), so the ~1,200 function aliases (crypto-, nft-, net-pf-, rtnl-link-,
+ * xfrm-, fs-…) are all it needs, and the first SA comes up in ~1 s instead of ~4 s under TCG.
+ */
+export function functionAliases(modulesAlias: string): string {
+  return modulesAlias
+    .split('\n')
+    .filter(line => line !== '' && !(line.split(' ')[1] ?? '').includes(':'))
+    .map(line => `${line}\n`)
+    .join('')
+}

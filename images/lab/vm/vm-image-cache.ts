@@ -4,7 +4,8 @@
 // Layout of the cache directory (default /var/cache/sdwan-edge/vm, env SDWAN_LAB_CACHE):
 //   <version>/root/...          `dpkg -x` of linux-image-<version>, with modules.dep from busybox depmod
 //   <version>/vmlinux           the bzImage's payload, decompressed
-//   <version>/ready             written last; a directory without it is incomplete and is rebuilt
+//   <version>/ready             written last, names the layout; without it (or with an older layout) the
+//                               directory is incomplete and is rebuilt
 //   initramfs-<version>-<hash>.cpio   <hash> covers /init, the boot modules and busybox
 // Concurrent runs build into a private temporary directory and rename it into place; the loser of the
 // race discards its copy, so readers only ever see complete entries.
@@ -17,9 +18,11 @@ import { isElf64, locatePayload, type PayloadFormat } from './bzimage.js'
 import { cpioNewc } from './cpio.js'
 import { initScript } from './init-script.js'
 import { BOOT_MODULES, initramfsEntries } from './initramfs.js'
-import { loadOrder, parseModulesDep } from './module-deps.js'
+import { functionAliases, loadOrder, parseModulesDep } from './module-deps.js'
 
 export const DEFAULT_CACHE_DIR = '/var/cache/sdwan-edge/vm'
+/** Written into `ready`; a kernel directory unpacked by an older layout is rebuilt. */
+export const CACHE_LAYOUT = 'layout 2: function-only modules.alias'
 const META_PACKAGE = 'linux-image-amd64'
 
 export interface VmImage {
@@ -69,12 +72,17 @@ async function exists(path: string): Promise<boolean> {
   return fsp.access(path).then(() => true, () => false)
 }
 
+async function isReady(kernelDir: string): Promise<boolean> {
+  const ready = await fsp.readFile(join(kernelDir, 'ready'), 'utf8').catch(() => '')
+  return ready.includes(CACHE_LAYOUT)
+}
+
 /** The newest kernel already complete in the cache, so cached runs never ask apt. */
 async function cachedKernelVersion(cacheDir: string): Promise<string | undefined> {
   const names = await fsp.readdir(cacheDir).catch(() => [] as string[])
   const ready: string[] = []
   for (const name of names) {
-    if (/^\d+\.\d+\.\d+-\d+-amd64$/.test(name) && (await exists(join(cacheDir, name, 'ready')))) ready.push(name)
+    if (/^\d+\.\d+\.\d+-\d+-amd64$/.test(name) && (await isReady(join(cacheDir, name)))) ready.push(name)
   }
   return ready.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).at(-1)
 }
@@ -103,7 +111,7 @@ async function unpackKernel(version: string, deps: VmImageDeps): Promise<void> {
   const { run, cacheDir, log } = deps
   const final = join(cacheDir, version)
   const work = `${final}.tmp-${process.pid}-${Date.now()}`
-  await fsp.rm(final, { recursive: true, force: true }) // an incomplete one, without `ready`
+  await fsp.rm(final, { recursive: true, force: true }) // incomplete, or of an older layout
   await fsp.mkdir(work, { recursive: true })
   try {
     const pkg = `linux-image-${version}`
@@ -117,6 +125,8 @@ async function unpackKernel(version: string, deps: VmImageDeps): Promise<void> {
     await fsp.rm(join(work, deb))
     // Debian ships no modules.dep (its postinst runs depmod); busybox's depmod writes dep, alias, symbols.
     await runChecked(run, { argv: [deps.busyboxPath, 'depmod', '-b', join(work, 'root'), version] })
+    const aliases = join(work, 'root', 'lib', 'modules', version, 'modules.alias')
+    await fsp.writeFile(aliases, functionAliases(await fsp.readFile(aliases, 'utf8')))
     const bzImage = await fsp.readFile(join(work, 'root', 'boot', `vmlinuz-${version}`))
     const payload = locatePayload(bzImage, `vmlinuz-${version}`)
     const vmlinux = join(work, 'vmlinux')
@@ -131,10 +141,10 @@ async function unpackKernel(version: string, deps: VmImageDeps): Promise<void> {
           `expected an ELF of ${payload.uncompressedSize} bytes`,
       )
     }
-    await fsp.writeFile(join(work, 'ready'), `${version}\n`)
+    await fsp.writeFile(join(work, 'ready'), `${version} ${CACHE_LAYOUT}\n`)
     await fsp.rename(work, final).catch(async (error: NodeJS.ErrnoException) => {
       // Another run finished first (rename onto a non-empty directory fails): keep theirs.
-      if (!(await exists(join(final, 'ready')))) throw error
+      if (!(await isReady(final))) throw error
     })
   } finally {
     await fsp.rm(work, { recursive: true, force: true })
@@ -164,7 +174,7 @@ export async function prepareVmImage(deps: VmImageDeps, kernelVersion = process.
   const version =
     kernelVersion ?? (await cachedKernelVersion(deps.cacheDir)) ?? (await aptKernelVersion(deps.run, deps.log))
   const kernelDir = join(deps.cacheDir, version)
-  if (!(await exists(join(kernelDir, 'ready')))) await unpackKernel(version, deps)
+  if (!(await isReady(kernelDir))) await unpackKernel(version, deps)
   const moduleTree = join(kernelDir, 'root', 'lib', 'modules')
   const initramfs = await buildInitramfs(version, join(moduleTree, version), deps)
   return { kernelVersion: version, vmlinux: join(kernelDir, 'vmlinux'), moduleTree, initramfs }

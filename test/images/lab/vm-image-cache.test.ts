@@ -4,7 +4,7 @@ import t from 'tap'
 import * as fsp from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CommandRequest, CommandRunner } from '../../../images/lab/command-runner.js'
-import { prepareVmImage, type VmImageDeps } from '../../../images/lab/vm/vm-image-cache.js'
+import { CACHE_LAYOUT, prepareVmImage, type VmImageDeps } from '../../../images/lab/vm/vm-image-cache.js'
 
 const VERSION = '6.1.0-99-amd64'
 
@@ -27,7 +27,7 @@ async function cacheWithKernel(dir: string): Promise<void> {
     ['kernel/drivers/virtio/virtio_pci.ko:', 'kernel/net/9p/9pnet.ko:', 'kernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko', 'kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko', ''].join('\n'),
   )
   await fsp.writeFile(join(dir, VERSION, 'vmlinux'), staticElf())
-  await fsp.writeFile(join(dir, VERSION, 'ready'), `${VERSION}\n`)
+  await fsp.writeFile(join(dir, VERSION, 'ready'), `${VERSION} ${CACHE_LAYOUT}\n`)
   await fsp.writeFile(join(dir, 'busybox'), staticElf())
 }
 
@@ -61,6 +61,19 @@ t.test('a cached kernel is used without apt, and the initramfs is built once', a
   t.equal(second.initramfs, first.initramfs, 'same key')
   t.equal((await fsp.stat(second.initramfs)).mtimeMs, built.mtimeMs, 'not rebuilt')
   t.same(requests, [], 'no command run: no apt, no download')
+})
+
+t.test('a kernel cached by an older layout is not used', async t => {
+  const dir = t.testdir()
+  await cacheWithKernel(dir)
+  await fsp.writeFile(join(dir, VERSION, 'ready'), `${VERSION}\n`)
+  const argvs: string[] = []
+  const run: CommandRunner = async request => {
+    argvs.push(request.argv.join(' '))
+    return { code: 0, stdout: '', stderr: '' }
+  }
+  await t.rejects(prepareVmImage(deps(dir, run), undefined), { name: 'KernelUnavailableError' })
+  t.equal(argvs[0], 'apt-cache depends linux-image-amd64', 'resolves afresh instead of using it')
 })
 
 t.test('no cached kernel and apt does not know linux-image-amd64', async t => {

@@ -6,7 +6,7 @@ import { readConsoleVerdict } from '../../../images/lab/vm/console-verdict.js'
 import { cpioNewc } from '../../../images/lab/vm/cpio.js'
 import { MARKER_ERROR, MARKER_INIT, MARKER_RESULT, MARKER_SCENARIO } from '../../../images/lab/vm/init-script.js'
 import { isStaticElf } from '../../../images/lab/vm/initramfs.js'
-import { loadOrder, parseModulesDep } from '../../../images/lab/vm/module-deps.js'
+import { functionAliases, loadOrder, parseModulesDep } from '../../../images/lab/vm/module-deps.js'
 import { kernelCommandLine, qemuCommand } from '../../../images/lab/vm/qemu-command.js'
 import { runInVm, type RunInVmDeps } from '../../../images/lab/vm/run-in-vm.js'
 import { formatCheck, parseChecks } from '../../../images/lab/vm/scenario-checks.js'
@@ -55,6 +55,17 @@ t.test('modules.dep gives load order, dependencies first, each once', async t =>
   ])
   t.same(loadOrder(index, ['esp4-offload'], '6.1'), ['kernel/net/ipv4/esp4-offload.ko'], 'dashes and underscores are the same name')
   t.throws(() => loadOrder(index, ['ip_gre'], '6.1'), { name: 'ModuleNotFoundError', message: /"ip_gre" is not in modules.dep of kernel 6.1/ })
+})
+
+t.test('functionAliases drops device aliases', async t => {
+  const text = [
+    'alias pci:v00001AF4d00001000sv*sd*bc*sc*i* virtio_pci',
+    'alias crypto-rfc4106 gcm',
+    'alias acpi*:PNP0501:* 8250',
+    'alias nft-expr-numgen nft_numgen',
+    '',
+  ].join('\n')
+  t.equal(functionAliases(text), 'alias crypto-rfc4106 gcm\nalias nft-expr-numgen nft_numgen\n')
 })
 
 /** Reads a newc archive back: [name, mode, data]. */
