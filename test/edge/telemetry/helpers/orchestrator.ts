@@ -58,3 +58,20 @@ export class TestOrchestrator {
     await this.client.publishAsync(topic, payload, { qos: 1, properties })
   }
 }
+
+let requestCounter = 0
+
+/**
+ * Sends a request the MQTT 5 way (Response Topic + Correlation Data, §4.10) and waits for the message
+ * carrying the same correlation data on the response topic. The orchestrator must subscribe to it.
+ */
+export async function requestReply(orchestrator: TestOrchestrator, topic: string, payload: string, responseTopic: string): Promise<SeenMessage> {
+  const correlationData = Buffer.from(`req-${process.pid}-${++requestCounter}`)
+  await orchestrator.publish(topic, payload, { responseTopic, correlationData })
+  for (let waited = 0; waited < 60_000; waited += 50) {
+    const reply = orchestrator.messages.find(m => m.topic === responseTopic && m.correlationData?.equals(correlationData))
+    if (reply) return reply
+    await new Promise(r => setTimeout(r, 50))
+  }
+  throw new Error(`no reply on ${responseTopic} to ${topic} within 60 s`)
+}

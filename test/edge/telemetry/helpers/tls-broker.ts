@@ -47,7 +47,7 @@ export function aclFor(devices: readonly DeviceGrant[]): string {
   return lines.join('\n')
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
