@@ -17,7 +17,7 @@ import type { PathMetrics } from '../../probes/metrics/path-metrics.js'
 import type { SitePolicy } from '../config/policy.js'
 import { desired, initialDecisions } from '../dataplane/desired.js'
 import { uplinkFacts } from '../dataplane/facts.js'
-import type { Decision, DesiredState, Facts } from '../dataplane/model.js'
+import type { Decision, DesiredState, Facts, IpsecConn } from '../dataplane/model.js'
 import type { KernelEvent, KernelFacts } from '../dataplane/ports.js'
 import type { ApplyReport } from '../dataplane/reconciler.js'
 import { decide, type Observations, type SteeringChange, type SteeringState } from '../steering/decide.js'
@@ -27,6 +27,16 @@ import { probeInterval, probeTargets } from './probe-targets.js'
 export interface ProbePort {
   update(targets: readonly ProbeTarget[]): void
   latest(pathId: string): PathMetrics | undefined
+  stop(): Promise<void>
+}
+
+/** The tunnels layer: brings the IPsec conns of the desired state up and says how each tunnel is. */
+export interface TunnelPort {
+  /** Converges to exactly these conns (idempotent; conns not listed are torn down). */
+  set(conns: readonly IpsecConn[]): Promise<void>
+  state(tunnel: string): { up: boolean; reason: string } | undefined
+  /** Called whenever a tunnel goes up or down. */
+  onChange(listener: () => void): void
   stop(): Promise<void>
 }
 
@@ -50,6 +60,8 @@ export interface DaemonDeps {
   onChanges?(changes: SteeringChange[], wallAt: number): void
   /** HMAC key for authenticated STAMP, when the policy names one. */
   authKey?: Buffer
+  /** IPsec tunnels; without it the policy's IPsec tunnel paths never come up (probes get no answer). */
+  tunnels?: TunnelPort
 }
 
 export interface ApplyOutcome {
@@ -83,6 +95,7 @@ export class EdgeDaemon {
   private lastApply: ApplyOutcome | undefined
   private probes: ProbePort | undefined
   private targetsKey = ''
+  private connsKey = ''
   private tick: unknown
   private unwatch: (() => void) | undefined
   private warmupUntil = 0
@@ -104,6 +117,7 @@ export class EdgeDaemon {
   async start(): Promise<void> {
     this.startedAt = this.deps.wallNow()
     this.unwatch = this.deps.kernel.watch(e => this.onKernelEvent(e))
+    this.deps.tunnels?.onChange(() => void this.evaluate())
     await this.refreshFacts()
     this.beginWarmup()
     await this.apply()
@@ -119,6 +133,7 @@ export class EdgeDaemon {
     this.tick = undefined
     this.unwatch?.()
     await this.probes?.stop()
+    if (flush) await this.deps.tunnels?.stop()
     if (flush) {
       const report = await this.deps.reconciler.set(null)
       this.deps.log.info({ ops: report.ops.length, failed: report.failed.length }, 'removed every kernel object we own')
@@ -209,7 +224,7 @@ export class EdgeDaemon {
   }
 
   private observations(now: number): { forDecide: Observations } {
-    const obs = observe(this.policy, this.facts, p => this.probes?.latest(p), this.health, now)
+    const obs = observe(this.policy, this.facts, p => this.probes?.latest(p), this.health, now, t => this.deps.tunnels?.state(t))
     this.health = healthOf(obs)
     for (const [name, o] of Object.entries(obs)) if (o.health.state !== 'down') this.seenUp.add(name)
     if (now >= this.warmupUntil) return { forDecide: obs }
@@ -225,6 +240,11 @@ export class EdgeDaemon {
   private async apply(): Promise<void> {
     const state = desired(this.policy, this.decisions, this.facts)
     const report = await this.deps.reconciler.set(state)
+    const conns = JSON.stringify(state.ipsecConns)
+    if (this.deps.tunnels && conns !== this.connsKey) {
+      this.connsKey = conns
+      await this.deps.tunnels.set(state.ipsecConns).catch(err => this.deps.log.error({ err }, 'tunnels could not be brought to the policy'))
+    }
     this.lastApply = {
       at: this.deps.wallNow(),
       ops: report.ops.length,

@@ -1,6 +1,7 @@
 // From the latest probe metrics and the kernel's link state to what steering decides on: a health
 // verdict per path. Pure; `prev` carries the verdicts' hysteresis between evaluations.
-//   A tunnel path is down when its uplink is, whatever its probes say (carrier loss acts at once).
+//   A tunnel path is down when its uplink is, or when the tunnels layer reports its SA down, whatever
+//   its probes say (both act at once).
 //   A path nobody probes (probing disabled on its uplink) is as healthy as its link.
 import { pathHealth, type PathHealth } from '../../probes/health.js'
 import type { PathMetrics } from '../../probes/metrics/path-metrics.js'
@@ -10,12 +11,16 @@ import type { Facts } from '../dataplane/model.js'
 import type { Observations } from '../steering/decide.js'
 import { probeInterval, probingEnabled } from './probe-targets.js'
 
+/** A tunnel's own state, from the tunnels layer: down when its SA or device is gone. */
+export type TunnelState = (tunnel: string) => { up: boolean; reason: string } | undefined
+
 export function observe(
   policy: SitePolicy,
   facts: Facts,
   metrics: (path: string) => PathMetrics | undefined,
   prev: Readonly<Record<string, PathHealth>>,
   now: number,
+  tunnelState: TunnelState = () => undefined,
 ): Observations {
   const out: Record<string, { health: PathHealth; metrics: PathMetrics | null }> = {}
   const paths = [
@@ -23,6 +28,13 @@ export function observe(
     ...policy.tunnels.map(t => ({ name: t.name, uplink: policy.uplinks.find(u => u.name === t.uplink)! })),
   ]
   for (const { name, uplink } of paths) {
+    const tunnel = tunnelState(name)
+    if (tunnel && !tunnel.up && uplinkUp(uplink, facts)) {
+      // The SA is gone: no probe can answer through it, and waiting for misses would only delay the move.
+      const since = prev[name]?.state === 'down' ? prev[name]!.since : now
+      out[name] = { health: { state: 'down', reason: `tunnel down: ${tunnel.reason}`, since }, metrics: metrics(name) ?? null }
+      continue
+    }
     const link = { up: uplinkUp(uplink, facts) }
     const m = metrics(name) ?? null
     if (!probingEnabled(policy, uplink)) {
