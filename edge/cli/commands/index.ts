@@ -9,6 +9,7 @@ import { applyCommand } from './apply.js'
 import { stopCommand } from './stop.js'
 import { runCommand } from './run.js'
 import { statusCommand } from './status.js'
+import { signPolicyCommand } from './sign-policy.js'
 
 export const commands: readonly Command[] = [
   runCommand,
@@ -20,4 +21,5 @@ export const commands: readonly Command[] = [
   reflectCommand,
   applyCommand,
   stopCommand,
+  signPolicyCommand,
 ]
