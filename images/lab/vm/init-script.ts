@@ -11,6 +11,8 @@
 // - builds a tmpfs root with the host's /usr and /etc read-only (tags `usr`, `etc`; sharing the host's
 //   whole / broke the proc mounts), Debian's merged-/usr symlinks, the repo read-only at its host path
 //   (tag `repo`) and the per-run directory read-write at /lab (tag `lab`), and runs /lab/scenario.sh there;
+// - kills the scenario after `lab.timeout` seconds, so the VM powers off by itself even when the host
+//   process that started QEMU died and can no longer enforce its own limit;
 // - prints the markers below on the serial console and powers off. QEMU exits 0 whatever happened, so
 //   the host reads the verdict from the marker only.
 
@@ -52,9 +54,12 @@ mkdir -p $R/dev/pts $R/dev/shm && mount -t devpts devpts $R/dev/pts && mount -t 
 ip link set lo up
 read up _ < /proc/uptime
 echo "${MARKER_SCENARIO}$up@@"
+limit=$(arg lab.timeout)
 HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LAB_REPO="$repo" \\
-  chroot $R /bin/sh -c 'cd "$LAB_REPO" && exec /bin/sh /lab/scenario.sh' </dev/console >/dev/console 2>&1
+  timeout -s KILL "\${limit:-3600}" chroot $R /bin/sh -c 'cd "$LAB_REPO" && exec /bin/sh /lab/scenario.sh' \\
+  </dev/console >/dev/console 2>&1
 status=$?
+[ $status -ne 137 ] || echo "${MARKER_ERROR}scenario killed (SIGKILL): guest limit of \${limit:-3600} s reached, or out of memory@@"
 read up _ < /proc/uptime
 echo "${MARKER_RESULT}$status uptime=$up@@"
 poweroff -f

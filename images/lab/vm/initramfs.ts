@@ -7,7 +7,7 @@ export const BOOT_MODULES: readonly string[] = ['virtio_pci', '9pnet_virtio', '9
 
 /** Applets /init calls; /sbin/modprobe is also the kernel's usermode helper for request_module(). */
 const APPLETS: readonly string[] = [
-  'sh', 'cat', 'mkdir', 'ln', 'chmod', 'chroot', 'tr', 'sleep', 'mount', 'insmod', 'modprobe', 'poweroff', 'ip',
+  'sh', 'cat', 'mkdir', 'ln', 'chmod', 'chroot', 'tr', 'sleep', 'mount', 'insmod', 'modprobe', 'poweroff', 'ip', 'timeout',
 ]
 
 export interface BootModuleFile {

@@ -16,14 +16,17 @@ export interface QemuCommandInput {
   readonly repoPath: string
   readonly memoryMb: number
   readonly cpus: number
+  /** The guest kills the scenario after this long on its own (see init-script.ts). */
+  readonly guestTimeoutS: number
 }
 
 /** Kernel command line: /init reads `lab.*` from /proc/cmdline (dotted names never reach init's env). */
-export function kernelCommandLine(modules: readonly string[], repoPath: string): string {
+export function kernelCommandLine(modules: readonly string[], repoPath: string, guestTimeoutS: number): string {
   const bad = modules.find(m => !/^[A-Za-z0-9_-]+$/.test(m))
   if (bad !== undefined) throw new Error(`module name "${bad}" is not a kernel module name ([A-Za-z0-9_-]+)`)
   if (/\s/.test(repoPath)) throw new Error(`repo path "${repoPath}" cannot go on the kernel command line: it has whitespace`)
-  const parts = ['console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1', 'rdinit=/init', `lab.repo=${repoPath}`]
+  if (!Number.isInteger(guestTimeoutS) || guestTimeoutS < 1) throw new Error(`guest timeout ${guestTimeoutS} s is not a positive whole number`)
+  const parts = ['console=ttyS0', 'quiet', 'loglevel=3', 'panic=-1', 'rdinit=/init', `lab.repo=${repoPath}`, `lab.timeout=${guestTimeoutS}`]
   if (modules.length > 0) parts.push(`lab.modules=${modules.join(',')}`)
   return parts.join(' ')
 }
@@ -45,7 +48,7 @@ export function qemuCommand(input: QemuCommandInput): string[] {
     '-no-reboot',
     '-kernel', input.image.vmlinux,
     '-initrd', input.image.initramfs,
-    '-append', kernelCommandLine(input.modules, input.repoPath),
+    '-append', kernelCommandLine(input.modules, input.repoPath, input.guestTimeoutS),
     ...virtfs,
   ]
 }

@@ -66,6 +66,11 @@ export class VmMarkerMissingError extends Error {
   }
 }
 
+/** The guest's own limit: the host's less what boot and power-off take, so the host limit rarely fires. */
+export function guestTimeoutS(hostTimeoutMs: number): number {
+  return Math.max(1, Math.floor(hostTimeoutMs / 1000) - 10)
+}
+
 function span(from: number | undefined, to: number | undefined): number | undefined {
   return from === undefined || to === undefined ? undefined : Math.round((to - from) * 100) / 100
 }
@@ -98,6 +103,7 @@ export interface RunInVmDeps {
 export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defaultRunInVmDeps()): Promise<VmRunResult> {
   const image = await deps.prepareImage()
   const runDir = await deps.makeRunDir(options.script)
+  const timeoutMs = options.timeoutMs ?? 180_000
   try {
     const shares: NinePShare[] = [
       { tag: 'usr', hostPath: '/usr', readonly: true },
@@ -113,6 +119,7 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
       repoPath: deps.repoPath,
       memoryMb: options.memoryMb ?? 1024,
       cpus: options.cpus ?? 2,
+      guestTimeoutS: guestTimeoutS(timeoutMs),
     })
     const started = deps.now()
     const qemu = deps.spawnQemu(argv)
@@ -125,7 +132,6 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
       options.onConsole?.(clean)
     })
     qemu.onStderr(text => (stderr += text))
-    const timeoutMs = options.timeoutMs ?? 180_000
     let timedOut = false
     const cancelTimer = deps.setTimer(() => {
       timedOut = true

@@ -145,6 +145,7 @@ t.test('QEMU argv: TCG, no NIC, 9p shares, modules on the command line', async t
     repoPath: '/work/main',
     memoryMb: 768,
     cpus: 2,
+    guestTimeoutS: 50,
   })
   const after = (flag: string) => argv[argv.indexOf(flag) + 1]
   t.equal(after('-accel'), 'tcg,thread=multi')
@@ -156,9 +157,10 @@ t.test('QEMU argv: TCG, no NIC, 9p shares, modules on the command line', async t
     'local,path=/usr,mount_tag=usr,security_model=none,readonly=on',
     'local,path=/tmp/run,mount_tag=lab,security_model=none',
   ])
-  t.match(after('-append'), /lab\.repo=\/work\/main lab\.modules=ip_gre,esp4$/)
+  t.match(after('-append'), /lab\.repo=\/work\/main lab\.timeout=50 lab\.modules=ip_gre,esp4$/)
   t.notMatch(argv.join(' '), /kvm/)
-  t.throws(() => kernelCommandLine(['ip_gre foo'], '/r'), { message: /not a kernel module name/ })
+  t.throws(() => kernelCommandLine(['ip_gre foo'], '/r', 60), { message: /not a kernel module name/ })
+  t.throws(() => kernelCommandLine([], '/r', 0.5), { message: /guest timeout 0.5 s/ })
 })
 
 t.test('kernel version from apt-cache depends', async t => {
@@ -215,7 +217,7 @@ t.test('runInVm reads the verdict from the marker', async t => {
   t.match(result, { ok: true, exitCode: 0, bootS: 1.8, setupS: 0.5, scenarioS: 2.2, wallMs: 1500, kernelVersion: '6.1.0-56-amd64' })
   t.notMatch(result.console, /\r/, 'carriage returns of the serial line removed')
   t.equal(calls.script, 'echo hello\n')
-  t.match(calls.argv.join(' '), /lab\.modules=sch_netem/)
+  t.match(calls.argv.join(' '), /lab\.timeout=170 lab\.modules=sch_netem/, 'guest limit: the host default 180 s less 10 s')
   t.match(calls.argv.join(' '), /path=\/tmp\/run-1,mount_tag=lab/)
   t.equal(calls.disposed, 1, 'run directory removed')
 })
