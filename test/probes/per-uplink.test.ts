@@ -62,7 +62,7 @@ t.test('each path leaves and returns on its own uplink, whatever the main table 
   const run = (durationMs: number): RunResult => {
     const spec = {
       durationMs,
-      targets: UPLINKS.map(i => ({ pathId: `wan${i}`, localAddress: uplinkAddress(i), remoteAddress: REFLECTOR_ADDRESS, port: 862, intervalMs: 20, timeoutMs: 500 })),
+      targets: UPLINKS.map(i => ({ pathId: `wan${i}`, localAddress: uplinkAddress(i), remoteAddress: REFLECTOR_ADDRESS, port: 862, intervalMs: 20, timeoutMs: 5000 })),
     }
     const r = spawnSync('ip', ['netns', 'exec', edge, process.execPath, '--import', 'tsx', fixture, JSON.stringify(spec)], { encoding: 'utf8' })
     if (r.status !== 0) throw new Error(`engine run failed (${r.status}): ${r.stderr}`)
@@ -75,7 +75,8 @@ t.test('each path leaves and returns on its own uplink, whatever the main table 
   t.same(first.errors, [], 'no engine errors')
   for (const i of UPLINKS) {
     const m = byPath(first, i)
-    t.ok(m.totalReceived > 0 && m.totalReceived >= m.totalSent - 2, `wan${i}: ${m.totalReceived}/${m.totalSent} replies`)
+    // Probes still in flight when the run stopped are pending, not lost.
+    t.ok(m.totalReceived > 0 && m.lost === 0, `wan${i}: ${m.totalReceived}/${m.totalSent} replies, none lost`)
   }
   const c1 = counters()
   for (const path of UPLINKS) {
@@ -96,7 +97,7 @@ t.test('each path leaves and returns on its own uplink, whatever the main table 
   t.ok((second.events.wan1?.['send-error'] ?? 0) + (second.events.wan1?.lost ?? 0) > 0, 'and reports its probes failed or lost')
   for (const i of [2, 3]) {
     const m = byPath(second, i)
-    t.ok(m.totalReceived > 0 && m.totalReceived >= m.totalSent - 2, `wan${i} keeps working: ${m.totalReceived}/${m.totalSent} replies`)
+    t.ok(m.totalReceived > 0 && m.lost === 0, `wan${i} keeps working: ${m.totalReceived}/${m.totalSent} replies, none lost`)
     t.ok(c2[`in_${i}_${i}`]! > c1[`in_${i}_${i}`]!, `wan${i} replies still arrive on up${i}`)
   }
   for (const path of UPLINKS) {

@@ -12,7 +12,7 @@ t.test('worker-thread engine against a reflector process; main thread blocked me
   const reflector = await startReflectorProcess(['--address', '127.0.0.1', '--port', String(port)])
   t.teardown(() => reflector.stop())
   const engine = ProbeEngine.start(
-    [{ pathId: 'lo', localAddress: '127.0.0.1', remoteAddress: '127.0.0.1', port, intervalMs: 10, timeoutMs: 1000 }],
+    [{ pathId: 'lo', localAddress: '127.0.0.1', remoteAddress: '127.0.0.1', port, intervalMs: 10, timeoutMs: 10_000 }],
     { windowSize: 500, snapshotIntervalMs: 50 },
   )
   t.teardown(() => engine.stop())
