@@ -99,6 +99,12 @@ interface EngineEvents {
   error: [Error]
 }
 
+/**
+ * Events: 'metrics' (PathMetrics, every snapshotIntervalMs per path), 'probe' (ProbeEvent, one per reply,
+ * loss, late or duplicate reply, send error or stray datagram), 'error' (a path whose socket could not be
+ * opened, e.g. its local address is gone; the path is dropped until the next update). As with any
+ * EventEmitter, an 'error' with no listener throws, so the daemon must listen for it.
+ */
 export class ProbeEngine extends EventEmitter<EngineEvents> {
   readonly #transport: ProbeTransport
   readonly #latest = new Map<string, PathMetrics>()

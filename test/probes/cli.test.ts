@@ -79,6 +79,12 @@ t.test('bad arguments exit 2 with a clear message', async t => {
   t.match(tiny.err, /key is 2 octets; use at least 16/)
 })
 
+t.test('probe from an address this host does not have: exit 1 with the reason', async t => {
+  const r = await cli(['probe', '127.0.0.1', '--source', '192.0.2.123', '--count', '1'])
+  t.equal(r.code, 1)
+  t.match(r.err, /sdwan-edge probe: path probe: .*EADDRNOTAVAIL/)
+})
+
 t.test('--help', async t => {
   for (const name of ['probe', 'reflect']) {
     const r = await cli([name, '--help'])
