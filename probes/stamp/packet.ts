@@ -19,7 +19,7 @@
 // trailing MBZ: a sender packet can be as short as 14 octets (Sequence, Timestamp, Error Estimate) and a
 // reflector packet as short as 41 (up to the Sender TTL). RFC 8762 §4.6 has STAMP accept both, reading
 // the octets that are not there as zero; the decoders below do that.
-import { authenticate, verify, HMAC_OFFSET, HMAC_LENGTH } from './hmac.js'
+import { authenticate, verify } from './hmac.js'
 import type { NtpTimestamp } from './timestamp.js'
 
 export const STAMP_PORT = 862
@@ -195,5 +195,3 @@ export function decodeReflectorPacket(buf: Buffer, key?: Buffer): Decoded<Reflec
     },
   }
 }
-
-export { HMAC_OFFSET, HMAC_LENGTH }
