@@ -47,6 +47,8 @@ export interface VmRunResult {
   readonly wallMs: number
   /** The `collect`ed files that exist, by name. */
   readonly files: Readonly<Record<string, string>>
+  /** What /init reported before the scenario could run (exit 125), e.g. "modprobe -a foo". */
+  readonly initError?: string
 }
 
 export class VmTimeoutError extends Error {
@@ -161,6 +163,7 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
       ...optional('scenarioS', span(verdict.scenarioUptimeS, verdict.endUptimeS)),
       wallMs,
       files,
+      ...(verdict.initError === undefined ? {} : { initError: verdict.initError }),
     }
   } finally {
     await runDir.dispose()

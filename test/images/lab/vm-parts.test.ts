@@ -227,6 +227,11 @@ t.test('runInVm: a failing scenario is not ok, with its exit code', async t => {
   t.match(await runInVm({ script: 'exit 3' }, deps), { ok: false, exitCode: 3 })
 })
 
+t.test('runInVm: what /init failed at is handed back', async t => {
+  const { deps } = fakeDeps(`${MARKER_ERROR}modprobe -a no_such_module@@\n${MARKER_RESULT}125@@\n`)
+  t.match(await runInVm({ script: 'true', modules: ['no_such_module'] }, deps), { ok: false, exitCode: 125, initError: 'modprobe -a no_such_module' })
+})
+
 t.test('runInVm: no marker is an error with the console tail and QEMU stderr', async t => {
   const { deps, calls } = fakeDeps('Kernel panic - not syncing: Attempted to kill init!\n', { stderr: 'qemu: warning' })
   await t.rejects(runInVm({ script: 'true' }, deps), { name: 'VmMarkerMissingError', message: /qemu: warning[\s\S]*Kernel panic/ })
