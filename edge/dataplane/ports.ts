@@ -3,6 +3,7 @@
 import type { KernelError } from './errors.js'
 import type { DataplaneSettings } from '../config/policy.js'
 import type { ActualState, KernelOp } from './ops.js'
+import type { FibRule, Route } from './model.js'
 
 /** The kernel objects we own (policy `dataplane` section) and the tunnel device prefix. */
 export interface Ownership {
@@ -41,9 +42,10 @@ export interface KernelFacts {
   defaultRoutes: Array<{ link: string; family: 4 | 6; gateway: string }>
 }
 
-/** Something changed that may concern us: one of our objects vanished, or a link/address changed. */
+/** Something changed that may concern us: an object in our ranges came or went, or a link/address changed. */
 export type KernelEvent =
-  | { kind: 'rule-deleted' | 'route-deleted'; what: string }
+  | { kind: 'rule-added' | 'rule-deleted'; rule: FibRule }
+  | { kind: 'route-added' | 'route-deleted'; route: Route }
   | { kind: 'link-changed' | 'address-changed'; link: string }
 
 export interface KernelPort {

@@ -8,8 +8,8 @@
 // desired state, at most once per `restoreIntervalMs`, and logs what it restored.
 import type { DesiredState } from './model.js'
 import { diff } from './diff.js'
-import { describeOp, isNftOp, type ActualState, type KernelOp, type Op } from './ops.js'
-import type { ConntrackPort, KernelPort, NftPort, Ownership } from './ports.js'
+import { describeOp, describeRoute, describeRule, isNftOp, routeBody, routeKey, ruleKey, type ActualState, type KernelOp, type Op } from './ops.js'
+import type { ConntrackPort, KernelEvent, KernelPort, NftPort, Ownership } from './ports.js'
 import { fold } from './reached.js'
 
 export interface ApplyReport {
@@ -46,6 +46,12 @@ export class Reconciler {
   private unwatch: (() => void) | undefined
   private restoreTimer: unknown
   private lastRestore = -Infinity
+  /**
+   * What the kernel holds of ours after the last converge, trusted instead of a fresh dump only while
+   * watching: notifications then tell us about every change someone else makes in our ranges.
+   * Dropped on any such change and after any failed op (the kernel's state is then uncertain).
+   */
+  private known: ActualState | undefined
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -64,7 +70,8 @@ export class Reconciler {
   }
 
   private async converge(want: DesiredState | null): Promise<ApplyReport> {
-    let reached = await this.actual()
+    let reached = (this.unwatch && this.known) || (await this.actual())
+    this.known = undefined
     const ops = diff(want, reached, this.deps.own.nftTable)
     const failed: ApplyReport['failed'] = []
     // Kernel ops between two nft ops travel as one pipelined batch.
@@ -96,6 +103,7 @@ export class Reconciler {
     await flush()
     if (want) await this.evict(want, ops, failed)
     for (const f of failed) this.deps.log('dataplane.op-failed', { op: describeOp(f.op), error: f.error.message })
+    if (!failed.length) this.known = reached
     return { ops, failed, reached }
   }
 
@@ -130,10 +138,36 @@ export class Reconciler {
   /** Starts restoring our objects when the kernel loses them. */
   watch(): void {
     if (this.unwatch) return
+    // Changes made before the subscription went unseen: the next converge dumps afresh.
+    this.known = undefined
     this.unwatch = this.deps.kernel.watch(e => {
-      if (e.kind === 'rule-deleted' || e.kind === 'route-deleted') this.deps.log('dataplane.object-lost', { kind: e.kind, what: e.what })
+      if (!this.foreignChange(e)) return
+      this.known = undefined
+      if (e.kind === 'rule-deleted') this.deps.log('dataplane.object-lost', { what: describeRule(e.rule) })
+      if (e.kind === 'route-deleted') this.deps.log('dataplane.object-lost', { what: describeRoute(e.route) })
       this.scheduleRestore()
     })
+  }
+
+  /**
+   * Our own ops come back as notifications too: an addition of something we hold, or a deletion of
+   * something we no longer hold, is ours; anything else is someone else's doing.
+   */
+  private foreignChange(e: KernelEvent): boolean {
+    const k = this.known
+    if (!k) return e.kind === 'link-changed' || e.kind === 'address-changed' || e.kind.endsWith('deleted')
+    switch (e.kind) {
+      case 'rule-added':
+        return !k.rules.some(r => ruleKey(r) === ruleKey(e.rule))
+      case 'rule-deleted':
+        return k.rules.some(r => ruleKey(r) === ruleKey(e.rule))
+      case 'route-added':
+        return !k.routes.some(r => routeKey(r) === routeKey(e.route) && routeBody(r) === routeBody(e.route))
+      case 'route-deleted':
+        return k.routes.some(r => routeKey(r) === routeKey(e.route))
+      default:
+        return true
+    }
   }
 
   private scheduleRestore(): void {
@@ -159,6 +193,7 @@ export class Reconciler {
   stop(): void {
     this.unwatch?.()
     this.unwatch = undefined
+    this.known = undefined
     if (this.restoreTimer !== undefined) this.deps.timers.clearTimeout(this.restoreTimer)
     this.restoreTimer = undefined
   }

@@ -223,12 +223,12 @@ export class RtnlKernelPort implements KernelPort {
           listener({ kind: 'link-changed', link: name })
         } else if (m.kind === 'address') {
           listener({ kind: 'address-changed', link: m.attrs.label ?? names.get(m.data.index ?? -1) ?? '' })
-        } else if (m.kind === 'rule' && raw.type === rt.MessageType.DELRULE) {
-          const r = decodeRule(m, this.own)
-          if (r) listener({ kind: 'rule-deleted', what: `pref ${r.priority} table ${r.table}` })
-        } else if (m.kind === 'route' && raw.type === rt.MessageType.DELROUTE) {
-          const r = decodeRoute(m, this.own, () => undefined)
-          if (r) listener({ kind: 'route-deleted', what: `table ${r.table} ${r.dst}` })
+        } else if (m.kind === 'rule') {
+          const rule = decodeRule(m, this.own)
+          if (rule) listener({ kind: raw.type === rt.MessageType.DELRULE ? 'rule-deleted' : 'rule-added', rule })
+        } else if (m.kind === 'route') {
+          const route = decodeRoute(m, this.own, i => names.get(i))
+          if (route) listener({ kind: raw.type === rt.MessageType.DELROUTE ? 'route-deleted' : 'route-added', route })
         }
       }
     })

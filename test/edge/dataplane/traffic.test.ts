@@ -12,7 +12,7 @@ import { uplinkFacts } from '../../../edge/dataplane/facts.js'
 import type { Decision } from '../../../edge/dataplane/model.js'
 import { ownershipOf } from '../../../edge/dataplane/ports.js'
 import { openKernelSession } from '../../../edge/dataplane/session.js'
-import { enterTestNetns, run, sh } from './helpers/netns.js'
+import { enterTestNetns, run, sh, tsxNodeArgs } from './helpers/netns.js'
 import { policyFromYaml, THREE_UPLINKS_YAML } from './helpers/policy.js'
 import { buildSite, counts, INTERNET, type Provider } from './helpers/topology.js'
 
@@ -41,7 +41,7 @@ class Sender {
   private readonly lines: AsyncIterator<string>
   constructor(ns: string) {
     const script = fileURLToPath(new URL('./helpers/udp-sender.ts', import.meta.url))
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, script])
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...tsxNodeArgs(), script])
     this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]()
     t.teardown(() => void this.child.stdin.end())
   }

@@ -118,14 +118,18 @@ export class FakeKernel implements KernelPort, NftPort {
   /** Someone else deletes one of our rules (e.g. `ip rule del`); the kernel notifies. */
   externalDeleteRule(r: FibRule): void {
     this.rules = this.rules.filter(x => ruleKey(x) !== ruleKey(r))
-    for (const l of this.listeners) l({ kind: 'rule-deleted', what: describeRule(r) })
+    for (const l of this.listeners) l({ kind: 'rule-deleted', rule: r })
   }
 
   /** A link goes down: like IPv4's fib_sync_down_dev, its routes disappear. */
   setLink(name: string, up: boolean): void {
     this.links.set(name, up)
-    if (!up) this.routes = this.routes.filter(r => r.device !== name)
-    for (const l of this.listeners) l({ kind: 'link-changed', link: name })
+    const lost = up ? [] : this.routes.filter(r => r.device === name)
+    this.routes = this.routes.filter(r => !lost.includes(r))
+    for (const l of this.listeners) {
+      l({ kind: 'link-changed', link: name })
+      for (const { protocol: _p, ...route } of lost) l({ kind: 'route-deleted', route })
+    }
   }
 
   /** Everything the fake holds, ours and foreign, one object per line, sorted. */

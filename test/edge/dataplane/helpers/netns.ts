@@ -76,3 +76,9 @@ export function ipBatch(lines: readonly string[]): void {
   const r = run('ip', ['-batch', '-'], lines.join('\n') + '\n')
   if (r.status !== 0) throw new Error(`ip -batch failed: ${r.stderr}`)
 }
+
+/**
+ * Node arguments for helper children written in TypeScript: tsx only. (This process's own execArgv
+ * carries tap's loaders and process-info hooks, which cost each child about a second to start.)
+ */
+export const tsxNodeArgs = (): string[] => ['--import', import.meta.resolve('tsx')]
