@@ -37,7 +37,7 @@ export interface DeliveryHooks {
 }
 
 /** Records per drain window: enough to keep the pipe full, few enough to resend cheaply after a loss. */
-const DRAIN_WINDOW = 100
+const DRAIN_WINDOW = 500
 
 export class Delivery {
   private chain: Promise<unknown> = Promise.resolve()

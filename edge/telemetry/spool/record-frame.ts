@@ -20,6 +20,9 @@ const BODY_FIXED = 8 + 1 + 2
 /** A frame larger than this is corruption, not a record: no telemetry payload comes near it. */
 export const MAX_BODY_BYTES = 16 * 1024 * 1024
 
+/** Bytes `encodeFrame` will take for this record, without encoding it. */
+export const frameBytes = (topic: string, payload: string): number => HEADER + BODY_FIXED + Buffer.byteLength(topic, 'utf8') + Buffer.byteLength(payload, 'utf8')
+
 export function encodeFrame(record: SpoolRecord): Buffer {
   const topic = Buffer.from(record.topic, 'utf8')
   const payload = Buffer.from(record.payload, 'utf8')

@@ -16,8 +16,7 @@
 // the broker acknowledged) is replaced atomically but not fsynced: after a power loss some delivered
 // records may be sent again — delivery is at least once, and every payload carries (boot, seq).
 import { join } from 'node:path'
-import type { SpoolRecord } from './record-frame.js'
-import { encodeFrame } from './record-frame.js'
+import { frameBytes, type SpoolRecord } from './record-frame.js'
 import { SegmentLog, type BufferedRecord } from './segment-log.js'
 import type { SpoolFs } from './spool-fs.js'
 
@@ -93,7 +92,7 @@ export class Spool {
 
   async append(recordClass: RecordClass, topic: string, payload: string, retain = false): Promise<AppendOutcome> {
     const record: SpoolRecord = { seq: this.nextSeq, topic, payload, retain }
-    const size = encodeFrame(record).length
+    const size = frameBytes(topic, payload)
     while (this.logs.metric.bytes + this.logs.event.bytes + size > this.options.maxBytes) {
       if (this.logs.metric.segmentCount === 0) {
         this.refused++

@@ -13,7 +13,8 @@ import { validatePayload } from '../../../edge/telemetry/payload-schemas.js'
 import { systemTimers } from '../../../edge/telemetry/timers.js'
 import { openEdge, stateDir } from '../telemetry/helpers/edge.js'
 import { requestReply, TestOrchestrator } from '../telemetry/helpers/orchestrator.js'
-import { freePort, requireBroker, TlsBroker, waitFor } from '../telemetry/helpers/tls-broker.js'
+import { requireBroker } from '../telemetry/helpers/require-broker.js'
+import { freePort, TlsBroker, waitFor } from '../telemetry/helpers/tls-broker.js'
 import { parsed, policyText, signedPush } from './helpers/policies.js'
 
 const LYON = { site: 'office-lyon', device: 'edge-lyon-1' }

@@ -9,7 +9,8 @@ import type { MqttConnection } from '../../../edge/telemetry/mqtt-port.js'
 import { validatePayload, type PayloadKind } from '../../../edge/telemetry/payload-schemas.js'
 import { openEdge, samplePathMetrics, telemetrySettings } from './helpers/edge.js'
 import { TestOrchestrator, type SeenMessage } from './helpers/orchestrator.js'
-import { requireBroker, TlsBroker, waitFor } from './helpers/tls-broker.js'
+import { requireBroker } from './helpers/require-broker.js'
+import { TlsBroker, waitFor } from './helpers/tls-broker.js'
 
 const LYON = { site: 'office-lyon', device: 'edge-lyon-1' }
 const PARIS = { site: 'office-paris', device: 'edge-paris-1' }

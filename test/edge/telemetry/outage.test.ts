@@ -6,7 +6,8 @@ import t from 'tap'
 import { validatePayload } from '../../../edge/telemetry/payload-schemas.js'
 import { openEdge, samplePathMetrics, telemetrySettings } from './helpers/edge.js'
 import { TestOrchestrator } from './helpers/orchestrator.js'
-import { requireBroker, TlsBroker, waitFor } from './helpers/tls-broker.js'
+import { requireBroker } from './helpers/require-broker.js'
+import { TlsBroker, waitFor } from './helpers/tls-broker.js'
 
 const LYON = { site: 'office-lyon', device: 'edge-lyon-1' }
 const ROOT = `sdwan/${LYON.site}/${LYON.device}`

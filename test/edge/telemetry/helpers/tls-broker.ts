@@ -1,13 +1,14 @@
 // A real Mosquitto for tests: TLS with required client certificates on 127.0.0.1 and a free port,
 // per-device ACLs, persistence in the temp directory (so an orchestrator's MQTT 5 session and its queued
 // messages outlive a broker restart, as on a production broker), and stop/restart on the same port for
-// outage tests. Without mosquitto or openssl the test skips with one line — except under CI=true.
+// outage tests. require-broker.ts decides whether a test file can use it. No tap import at run time
+// here: the benchmark uses this broker too.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import * as fsp from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
+import type { Test } from 'tap'
 import { makeTestPki, type TestPki } from './test-pki.js'
 
 export const PREFIX = 'sdwan'
@@ -18,15 +19,6 @@ export function missingBrokerCapability(): string | undefined {
   if (spawnSync('mosquitto', ['-h']).error) return 'mosquitto is not installed (images/setup-host.sh installs it)'
   if (spawnSync('openssl', ['version']).error) return 'openssl is not installed'
   return undefined
-}
-
-/** Skips the whole file with one line when the broker cannot run; under CI=true that is a failure. */
-export function requireBroker(): boolean {
-  const missing = missingBrokerCapability()
-  if (!missing) return true
-  if (process.env.CI === 'true') t.fail(`broker test cannot run: ${missing}`)
-  else t.plan(0, `skip: ${missing}`)
-  return false
 }
 
 export interface DeviceGrant {
@@ -76,7 +68,8 @@ export class TlsBroker {
     return this.output
   }
 
-  static async start(test: Test, devices: readonly DeviceGrant[]): Promise<TlsBroker> {
+  /** `owner` stops the broker and removes its directory at teardown (a tap Test, or a benchmark's own list). */
+  static async start(owner: Pick<Test, 'teardown'>, devices: readonly DeviceGrant[]): Promise<TlsBroker> {
     const dir = await fsp.mkdtemp(join(tmpdir(), 'sdwan-broker-test-'))
     const pki = makeTestPki(dir)
     await fsp.writeFile(join(dir, 'acl'), aclFor(devices))
@@ -87,7 +80,7 @@ export class TlsBroker {
     }
     if (!broker) throw new Error(`mosquitto would not start:\n${dir}`)
     const started = broker
-    test.teardown(async () => {
+    owner.teardown(async () => {
       await started.stop()
       await fsp.rm(dir, { recursive: true, force: true })
     })
