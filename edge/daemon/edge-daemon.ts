@@ -8,9 +8,11 @@
 //     desired: policy + decisions + facts → kernel state          [pure]
 //     reconciler.set(desired)                                     [side effect, serialised]
 //
-// Warm-up: until every path has had time to answer `upAfterReplies` probes, a path whose link is up but
-// that has no verdict yet is taken as usable, so start-up behaves like the plan (every class on its
-// first path) instead of dropping classes for the first few hundred milliseconds.
+// Warm-up, per path: a path whose link is up, that has never been up, and whose first probe went out
+// less than (upAfterReplies + downAfterMisses) intervals plus a timeout ago has no verdict yet and is
+// taken as usable, so start-up behaves like the plan (every class on its first path) instead of dropping
+// classes while probing starts. It follows the probes, not a clock: a probe worker slow to start on a
+// loaded box does not end the warm-up early.
 import type { PathHealth } from '../../probes/health.js'
 import type { ProbeTarget } from '../../probes/engine/target.js'
 import type { PathMetrics } from '../../probes/metrics/path-metrics.js'
@@ -84,6 +86,8 @@ export interface DaemonSnapshot {
 }
 
 const RECENT_CHANGES = 50
+/** How long the probe worker may take to send its first probe on a loaded box. */
+const PROBE_START_GRACE_MS = 5000
 
 export class EdgeDaemon {
   private policy: SitePolicy
@@ -98,8 +102,9 @@ export class EdgeDaemon {
   private connsKey = ''
   private tick: unknown
   private unwatch: (() => void) | undefined
-  private warmupUntil = 0
   private readonly seenUp = new Set<string>()
+  private warming = new Set<string>()
+  private probingSince = 0
   private startedAt = 0
   private evaluating = false
   private again = false
@@ -119,8 +124,8 @@ export class EdgeDaemon {
     this.unwatch = this.deps.kernel.watch(e => this.onKernelEvent(e))
     this.deps.tunnels?.onChange(() => void this.evaluate())
     await this.refreshFacts()
-    this.beginWarmup()
     await this.apply()
+    this.probingSince = this.deps.now()
     this.probes = this.deps.startProbes(this.targets())
     this.targetsKey = JSON.stringify(this.targets())
     this.tick = this.deps.timers.setInterval(() => void this.evaluate(), this.tickMs())
@@ -148,7 +153,8 @@ export class EdgeDaemon {
     this.policy = policy
     try {
       await this.refreshFacts()
-      this.beginWarmup()
+      this.seenUp.clear()
+      this.probingSince = this.deps.now()
       this.decisions = decide(policy, this.observations(this.deps.now()).forDecide, this.steering, this.deps.now()).decisions
       await this.apply()
       this.updateTargets()
@@ -178,7 +184,7 @@ export class EdgeDaemon {
       recent: [...this.recent],
       lastApply: this.lastApply,
       startedAt: this.startedAt,
-      warmingUp: this.deps.now() < this.warmupUntil,
+      warmingUp: this.warming.size > 0,
     }
   }
 
@@ -227,12 +233,17 @@ export class EdgeDaemon {
     const obs = observe(this.policy, this.facts, p => this.probes?.latest(p), this.health, now, t => this.deps.tunnels?.state(t))
     this.health = healthOf(obs)
     for (const [name, o] of Object.entries(obs)) if (o.health.state !== 'down') this.seenUp.add(name)
-    if (now >= this.warmupUntil) return { forDecide: obs }
     const forDecide: Record<string, Observations[string]> = { ...obs }
+    this.warming = new Set()
     for (const [name, o] of Object.entries(obs)) {
-      if (o.health.state === 'down' && o.health.reason !== 'carrier lost' && !this.seenUp.has(name)) {
-        forDecide[name] = { health: { state: 'up', reason: 'warming up: no verdict yet', since: o.health.since }, metrics: o.metrics }
-      }
+      if (o.health.state !== 'down' || this.seenUp.has(name) || o.health.reason === 'carrier lost' || o.health.reason.startsWith('tunnel down')) continue
+      // Before its first probe, a path waits for the probe worker to start, within a bound: a path that
+      // never gets a probe session at all must not count as usable for ever.
+      const first = o.metrics?.firstSentAt ?? null
+      const since = first ?? this.probingSince + PROBE_START_GRACE_MS
+      if (now - since >= this.verdictDelay(name)) continue
+      this.warming.add(name)
+      forDecide[name] = { health: { state: 'up', reason: 'warming up: no verdict yet', since: o.health.since }, metrics: o.metrics }
     }
     return { forDecide }
   }
@@ -283,10 +294,12 @@ export class EdgeDaemon {
     this.probes.update(targets)
   }
 
-  private beginWarmup(): void {
-    const longest = Math.max(...this.policy.uplinks.map(u => probeInterval(this.policy, u)))
-    this.warmupUntil = this.deps.now() + longest * (this.policy.probes.upAfterReplies + 1) + this.policy.probes.timeoutMs
-    this.seenUp.clear()
+  /** How long after its first probe a path has had every chance to earn a verdict. */
+  private verdictDelay(path: string): number {
+    const tunnel = this.policy.tunnels.find(t => t.name === path)
+    const uplink = this.policy.uplinks.find(u => u.name === (tunnel?.uplink ?? path))!
+    const { upAfterReplies, downAfterMisses, timeoutMs } = this.policy.probes
+    return probeInterval(this.policy, uplink) * (upAfterReplies + downAfterMisses) + timeoutMs
   }
 
   /** Half the shortest probe interval, within 10–100 ms: a dead path is seen within a tick of its last miss. */

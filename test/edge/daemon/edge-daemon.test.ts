@@ -54,7 +54,7 @@ function harness() {
   }
   /** The path's probes have gone unanswered since `since`. */
   const silent = (path: string, since: number) => {
-    latest.set(path, { ...metrics({ rtt: 10 }, now), lastReplyAt: since, consecutiveReplies: 0, consecutiveMisses: 40 })
+    latest.set(path, { ...metrics({ rtt: 10 }, now), firstSentAt: since, lastReplyAt: null, rtt: null, consecutiveReplies: 0, consecutiveMisses: 40 })
   }
   return {
     deps,
@@ -125,4 +125,26 @@ t.test('an evaluation with nothing new applies nothing', async t => {
   await daemon.evaluate()
   await daemon.evaluate()
   t.equal(h.applied.length, n)
+})
+
+t.test('warm-up follows the probes: a slow probe start drops nothing, a path that never answers is left', async t => {
+  const h = harness()
+  const daemon = new EdgeDaemon(policy, h.deps)
+  await daemon.start()
+  h.advance(3000)
+  await daemon.evaluate()
+  t.ok(daemon.snapshot().warmingUp, 'no probe has gone out yet: warming up')
+  t.equal(posTable(h.applied.at(-1)!), 1001, 'pos stays on its first path meanwhile')
+
+  // Probing starts at 3000; b answers, a never does. a has its verdict 8 intervals + a timeout later.
+  h.answering('b', 'c')
+  h.silent('a', 3000)
+  h.advance(1000)
+  await daemon.evaluate()
+  t.equal(posTable(h.applied.at(-1)!), 1001, 'a is still within its verdict delay')
+  h.advance(900)
+  h.answering('b', 'c')
+  await daemon.evaluate()
+  t.equal(posTable(h.applied.at(-1)!), 1002, 'a never answered: pos moves to b')
+  t.notOk(daemon.snapshot().warmingUp)
 })
