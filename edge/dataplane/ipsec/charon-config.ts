@@ -30,6 +30,12 @@ export interface CharonInstance {
   readonly socketFwmark?: number
   /** Default filelog level, -1..4 (1 is charon's default). */
   readonly logLevel?: number
+  /**
+   * IKE retransmission (strongswan.conf charon.retransmit_*). charon's defaults (5 tries, 4 s, base 1.8)
+   * take ~165 s to give up on a dead peer; a tunnel whose uplink blacked out must be torn down and
+   * re-initiated much sooner, or it cannot come back for minutes after the uplink does.
+   */
+  readonly retransmit?: { readonly tries: number; readonly timeoutS: number; readonly base: number }
 }
 
 /**
@@ -72,6 +78,9 @@ export function renderStrongswanConf(instance: CharonInstance): string {
     `  routing_table_prio = ${instance.routingTablePrio}`,
     // IPsec virtual IPs are not used; keep charon from adding addresses we do not own.
     '  install_virtual_ip = no',
+    ...(instance.retransmit
+      ? [`  retransmit_tries = ${instance.retransmit.tries}`, `  retransmit_timeout = ${instance.retransmit.timeoutS}`, `  retransmit_base = ${instance.retransmit.base}`]
+      : []),
     '  filelog {',
     '    stderr {',
     `      default = ${logLevel}`,

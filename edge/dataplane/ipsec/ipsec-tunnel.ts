@@ -1,0 +1,225 @@
+// One IPsec tunnel on this kernel: its own kernel-libipsec charon (supervised, restarted when it dies),
+// its TUN made into the tunnel device, the conn and credentials loaded over VICI, the CHILD_SA initiated
+// and kept up. State comes from three places, because each alone misses cases:
+//   - `initiate` returning (it waits until the CHILD_SA is installed or failed);
+//   - child-updown / ike-updown events on their own VICI connection (a DPD timeout, a peer's DELETE);
+//   - list-sas whenever that event connection (re)registers (events sent before it existed are lost).
+// A tunnel that goes down is initiated again with capped backoff: libipsec never raises acquires, so
+// nothing else would bring it back (DESIGN.md, strongSwan 5.9). A restarted charon starts empty
+// (charon-supervisor.ts), so each `ready` loads everything again.
+import type { CharonSupervisorEvent, CharonSupervisorOptions } from './charon-supervisor.js'
+import type { CharonInstance } from './charon-config.js'
+import { renderTunnel, type RenderedTunnel, type TunnelCertificateFiles } from './tunnel-conn.js'
+import type { TunnelPlan } from './tunnel-plan.js'
+import type { TunDevicePort } from './tun-device.js'
+import { ViciClient } from '../vici/client.js'
+import { ViciEventSubscriber } from '../vici/event-subscriber.js'
+import type { ViciMessage } from '../vici/message.js'
+import { cancellableSleep, cappedBackoffMs, type BackoffPolicy, type Timers } from '../vici/retry.js'
+import { parseUpdown, type IkeSaState } from '../vici/sa-state.js'
+import type { ViciConnect } from '../vici/session.js'
+
+/** The part of CharonSupervisor a tunnel uses. */
+export interface SupervisedCharon {
+  readonly pid: number | undefined
+  readonly recentLog: readonly string[]
+  start(): Promise<unknown>
+  stop(): Promise<void>
+}
+
+export interface IpsecTunnelDeps {
+  readonly supervise: (instance: CharonInstance, options: CharonSupervisorOptions) => SupervisedCharon
+  readonly connectVici: (socketPath: string) => ViciConnect
+  readonly devices: TunDevicePort
+  readonly timers: Timers
+  /** Between re-initiations of a tunnel that is down. */
+  readonly initiateBackoff: BackoffPolicy
+  readonly log: (level: 'info' | 'warn', fields: object, msg: string) => void
+}
+
+export interface TunnelState {
+  readonly up: boolean
+  readonly reason: string
+}
+
+export class TunDeviceMissingError extends Error {
+  override readonly name = 'TunDeviceMissingError'
+  constructor(
+    readonly tunnel: string,
+    readonly pid: number | undefined,
+  ) {
+    super(`tunnel "${tunnel}": charon (pid ${pid ?? '?'}) holds no TUN device; is the kernel-libipsec plugin loaded and /dev/net/tun usable?`)
+  }
+}
+
+export class IpsecTunnel {
+  private current: TunnelState = { up: false, reason: 'starting' }
+  private readonly rendered: RenderedTunnel
+  private supervisor: SupervisedCharon | undefined
+  private subscriber: ViciEventSubscriber | undefined
+  private client: ViciClient | undefined
+  private tun: string | undefined
+  /** Counts charon lives; work begun for an older life is dropped. */
+  private life = 0
+  private configured: Promise<void> = Promise.resolve()
+  private initiating = false
+  private attempt = 0
+  private retry: { cancel: () => void } | undefined
+  private stopped = false
+
+  constructor(
+    readonly plan: TunnelPlan,
+    /** The bytes of an X.509 tunnel's files (tunnel-conn.ts readTunnelCertificateFiles); absent for PSK. */
+    files: TunnelCertificateFiles | undefined,
+    private readonly deps: IpsecTunnelDeps,
+    private readonly onChange: (state: TunnelState) => void,
+  ) {
+    this.rendered = renderTunnel(plan.tunnel, files)
+  }
+
+  get state(): TunnelState {
+    return this.current
+  }
+
+  get charonPid(): number | undefined {
+    return this.supervisor?.pid
+  }
+
+  /** Starts charon, adopts its TUN and loads the conn; the CHILD_SA is initiated in the background. */
+  async start(): Promise<void> {
+    const name = this.plan.instance.name
+    this.supervisor = this.deps.supervise(this.plan.instance, {
+      onEvent: e => this.onCharon(e),
+      onLog: line => {
+        if (/\b(error|failed|unable)\b/i.test(line)) this.deps.log('warn', { tunnel: name }, `charon: ${line}`)
+      },
+    })
+    this.subscriber = new ViciEventSubscriber({
+      connect: this.deps.connectVici(this.plan.instance.viciSocketPath),
+      events: ['ike-updown', 'child-updown'],
+      onEvent: (event, message) => this.onUpdown(event, message),
+      onRegistered: () => void this.sync(),
+      timers: this.deps.timers,
+      backoff: { initialMs: 20, maxMs: 1000 },
+    })
+    await this.supervisor.start()
+    this.subscriber.start()
+    await this.configured
+  }
+
+  /** Stops charon (SIGTERM: it sends DELETE for its SAs) and removes the route anchor. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    this.retry?.cancel()
+    await this.subscriber?.stop()
+    this.client?.close()
+    await this.supervisor?.stop()
+    if (this.tun) await this.deps.devices.removeAnchor(this.tun)
+    this.setState(false, 'stopped')
+  }
+
+  private onCharon(e: CharonSupervisorEvent): void {
+    if (e.kind === 'ready') {
+      const life = ++this.life
+      this.configured = this.configure(life).catch(err => {
+        this.setState(false, `configuring charon failed: ${(err as Error).message}`)
+        if (life === 1) throw err
+        this.deps.log('warn', { tunnel: this.plan.instance.name, err }, 'configuring a restarted charon failed')
+      })
+    } else if (e.kind === 'exited') {
+      this.life++
+      this.retry?.cancel()
+      this.client?.close()
+      this.client = undefined
+      this.setState(false, `charon exited (${e.signal ?? `code ${e.code}`})${e.willRestart ? '; restarting' : ''}`)
+      const tun = this.tun
+      if (tun && !this.stopped) void this.deps.devices.removeAnchor(tun).catch(err => this.deps.log('warn', { err, tun }, 'removing the route anchor failed'))
+    }
+  }
+
+  private async configure(life: number): Promise<void> {
+    const pid = this.supervisor?.pid
+    // libipsec opens its TUN while plugins load, before the VICI socket answers, so it exists by now.
+    const tun = pid === undefined ? undefined : (await this.deps.devices.tunsOf(pid))[0]
+    if (!tun) throw new TunDeviceMissingError(this.plan.instance.name, pid)
+    if (life !== this.life) return
+    await this.deps.devices.adopt({ tun, ...this.plan.device })
+    this.tun = tun
+    const client = await ViciClient.connect(this.deps.connectVici(this.plan.instance.viciSocketPath))
+    if (life !== this.life) return client.close()
+    this.client?.close()
+    this.client = client
+    for (const key of this.rendered.keys) await client.loadKey(key)
+    for (const secret of this.rendered.shared) await client.loadShared(secret)
+    await client.loadConn(this.rendered.connName, this.rendered.loadConn)
+    this.attempt = 0
+    void this.initiate(life)
+  }
+
+  private async initiate(life: number): Promise<void> {
+    const client = this.client
+    if (this.stopped || this.initiating || this.current.up || !client || life !== this.life) return
+    this.initiating = true
+    try {
+      await client.initiate({ child: this.rendered.childName, ike: this.rendered.connName })
+      if (life !== this.life) return
+      this.attempt = 0
+      this.setState(true, 'CHILD_SA installed')
+    } catch (err) {
+      if (life !== this.life || this.stopped) return
+      this.setState(false, `initiate failed: ${(err as Error).message}`)
+      this.scheduleInitiate(life)
+    } finally {
+      this.initiating = false
+    }
+  }
+
+  private scheduleInitiate(life: number): void {
+    this.retry?.cancel()
+    const sleep = cancellableSleep(this.deps.timers, cappedBackoffMs(this.attempt++, this.deps.initiateBackoff))
+    this.retry = sleep
+    void sleep.done.then(() => {
+      if (this.retry === sleep) this.retry = undefined
+      void this.initiate(life)
+    })
+  }
+
+  private onUpdown(event: string, message: ViciMessage): void {
+    const updown = parseUpdown(message)
+    const ours = updown.ikeSas.filter(sa => sa.name === this.rendered.connName)
+    if (ours.length === 0) return
+    if (updown.up && event === 'child-updown' && installed(ours, this.rendered.childName)) {
+      this.setState(true, 'CHILD_SA installed')
+    } else if (!updown.up) {
+      this.setState(false, event === 'ike-updown' ? 'IKE_SA down' : 'CHILD_SA down')
+      // Wait for the retry delay: charon is still tearing the old SA down when the event arrives.
+      if (!this.initiating) this.scheduleInitiate(this.life)
+    }
+  }
+
+  /** Reads the SA state once the event connection is (re)registered: events before it are lost. */
+  private async sync(): Promise<void> {
+    const client = this.client
+    if (!client || this.stopped) return
+    try {
+      const sas = await client.listSas({ ike: this.rendered.connName })
+      if (installed(sas, this.rendered.childName)) this.setState(true, 'CHILD_SA installed')
+      else if (!this.initiating) void this.initiate(this.life)
+    } catch (err) {
+      this.deps.log('warn', { tunnel: this.plan.instance.name, err }, 'list-sas after (re)registering failed')
+    }
+  }
+
+  private setState(up: boolean, reason: string): void {
+    const changed = up !== this.current.up
+    this.current = { up, reason }
+    if (changed) {
+      this.deps.log('info', { tunnel: this.plan.instance.name, up, reason }, `tunnel ${up ? 'up' : 'down'}`)
+      this.onChange(this.current)
+    }
+  }
+}
+
+function installed(sas: readonly IkeSaState[], child: string): boolean {
+  return sas.some(sa => sa.children.some(c => c.name === child && c.state === 'INSTALLED'))
+}

@@ -1,0 +1,53 @@
+// The production wiring of the IPsec tunnels layer: real charon-systemd processes, Unix VICI sockets,
+// rtnetlink in the daemon's namespace, real timers and files. The composition root, the tunnel tests'
+// child process and the tunnels benchmark all build it here.
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import type { SitePolicy } from '../../config/policy.js'
+import { realTimers } from '../vici/retry.js'
+import { unixSocketConnect } from '../vici/unix-socket.js'
+import { CharonSupervisor } from './charon-supervisor.js'
+import { nodeSpawnCharon } from './node-spawn.js'
+import { RtnlTunDevicePort } from './rtnl-tun-device.js'
+import { IpsecTunnelManager } from './tunnel-manager.js'
+import type { TunnelPlanOptions } from './tunnel-plan.js'
+
+export function nodeTunnelManager(
+  policy: () => SitePolicy,
+  options: TunnelPlanOptions,
+  log: (level: 'info' | 'warn', fields: object, msg: string) => void,
+): IpsecTunnelManager {
+  return new IpsecTunnelManager(options, {
+    policy,
+    readFile: path => readFile(path),
+    mkdir: dir => mkdir(dir, { recursive: true }),
+    supervise: (instance, supervisorOptions) =>
+      new CharonSupervisor(
+        instance,
+        { spawn: nodeSpawnCharon, writeFile: (p, text) => writeFile(p, text), connectVici: unixSocketConnect, timers: realTimers, now: () => performance.now(), env: process.env },
+        { restartBackoff: { initialMs: 200, maxMs: 10_000 }, stableAfterMs: 30_000, ...supervisorOptions },
+      ),
+    connectVici: unixSocketConnect,
+    devices: new RtnlTunDevicePort(),
+    timers: realTimers,
+    initiateBackoff: { initialMs: 250, maxMs: 10_000 },
+    log,
+  })
+}
+
+/**
+ * Plan options from the policy's owned ranges: libipsec's anchor tables at the top of our table range
+ * (path tables sit at its bottom, layout.ts), whose routes the reconciler ignores (not our route
+ * protocol); the anchor rules just below our rule priority range, which the reconciler owns whole.
+ */
+export function tunnelPlanOptions(policy: SitePolicy, runDir: string, overrides: Partial<TunnelPlanOptions> = {}): TunnelPlanOptions {
+  const { tables, rulePriorities } = policy.dataplane
+  return {
+    runDir,
+    ikePortBase: 14_500,
+    hubIkePort: () => 500,
+    anchorTable: slot => tables.to - slot,
+    anchorRulePriority: slot => rulePriorities.from - 1 - slot,
+    retransmit: { tries: 3, timeoutS: 1, base: 1.4 },
+    ...overrides,
+  }
+}
