@@ -1,25 +1,44 @@
 // The state reached after applying ops: the dumped state with every successful op folded in. Pure;
 // saves a second dump after each apply (what the kernel accepted is exactly what it now holds).
+// Keyed maps keep it linear: a full apply folds thousands of ops.
 import { greBody, routeKey, ruleKey, type ActualState, type Op } from './ops.js'
 
-export function fold(state: ActualState, op: Op): ActualState {
-  switch (op.kind) {
-    case 'add-rule':
-      return state.rules.some(r => ruleKey(r) === ruleKey(op.rule)) ? state : { ...state, rules: [...state.rules, { ...op.rule, comment: '' }] }
-    case 'del-rule':
-      return { ...state, rules: state.rules.filter(r => ruleKey(r) !== ruleKey(op.rule)) }
-    case 'add-route':
-    case 'replace-route':
-      return { ...state, routes: [...state.routes.filter(r => routeKey(r) !== routeKey(op.route)), { ...op.route, comment: '' }] }
-    case 'del-route':
-      return { ...state, routes: state.routes.filter(r => routeKey(r) !== routeKey(op.route)) }
-    case 'add-gre':
-      return { ...state, greLinks: [...state.greLinks.filter(l => l.name !== op.link.name), op.link] }
-    case 'del-gre':
-      return { ...state, greLinks: state.greLinks.filter(l => !(l.name === op.link.name && greBody(l) === greBody(op.link))) }
-    case 'load-nft':
-      return { ...state, nftDigest: op.digest }
-    case 'delete-nft':
-      return { ...state, nftDigest: null }
+export function foldAll(state: ActualState, ops: readonly Op[]): ActualState {
+  const rules = new Map(state.rules.map(r => [ruleKey(r), r]))
+  const routes = new Map(state.routes.map(r => [routeKey(r), r]))
+  let greLinks = state.greLinks
+  let nftDigest = state.nftDigest
+  for (const op of ops) {
+    switch (op.kind) {
+      case 'add-rule':
+        if (!rules.has(ruleKey(op.rule))) rules.set(ruleKey(op.rule), { ...op.rule, comment: '' })
+        break
+      case 'del-rule':
+        rules.delete(ruleKey(op.rule))
+        break
+      case 'add-route':
+      case 'replace-route':
+        routes.delete(routeKey(op.route))
+        routes.set(routeKey(op.route), { ...op.route, comment: '' })
+        break
+      case 'del-route':
+        routes.delete(routeKey(op.route))
+        break
+      case 'add-gre':
+        greLinks = [...greLinks.filter(l => l.name !== op.link.name), op.link]
+        break
+      case 'del-gre':
+        greLinks = greLinks.filter(l => !(l.name === op.link.name && greBody(l) === greBody(op.link)))
+        break
+      case 'load-nft':
+        nftDigest = op.digest
+        break
+      case 'delete-nft':
+        nftDigest = null
+        break
+    }
   }
+  return { rules: [...rules.values()], routes: [...routes.values()], greLinks, nftDigest }
 }
+
+export const fold = (state: ActualState, op: Op): ActualState => foldAll(state, [op])

@@ -10,7 +10,7 @@ import type { DesiredState } from './model.js'
 import { diff } from './diff.js'
 import { describeOp, describeRoute, describeRule, isNftOp, routeBody, routeKey, ruleKey, type ActualState, type KernelOp, type Op } from './ops.js'
 import type { ConntrackPort, KernelEvent, KernelPort, NftPort, Ownership } from './ports.js'
-import { fold } from './reached.js'
+import { fold, foldAll } from './reached.js'
 
 export interface ApplyReport {
   /** Every op attempted, in order. */
@@ -79,11 +79,13 @@ export class Reconciler {
     const flush = async (): Promise<void> => {
       if (!run.length) return
       const errors = await this.deps.kernel.apply(run)
+      const ok: Op[] = []
       run.forEach((op, i) => {
         const error = errors[i]
         if (error) failed.push({ op, error })
-        else reached = fold(reached, op)
+        else ok.push(op)
       })
+      reached = foldAll(reached, ok)
       run = []
     }
     for (const op of ops) {

@@ -3,12 +3,14 @@
 import { AttrStream, rt } from 'netlink'
 import type { FibRule, Family, GreLink, Route } from '../model.js'
 import type { Ownership } from '../ports.js'
+import { BodyWriter } from './wire.js'
 import { formatAddress, parseAddress } from '../../net/prefix.js'
 
 export interface Request {
   type: number
   flags: number
-  payload: Uint8Array[]
+  /** The message body after nlmsghdr: one buffer, or the parts an AttrStream produced. */
+  payload: Buffer | Uint8Array[]
 }
 
 const AF: Record<Family, number> = { 4: 2, 6: 10 }
@@ -40,26 +42,37 @@ function splitPrefix(prefix: string): { address: string; length: number } {
   return { address, length: Number(len ?? (address.includes(':') ? 128 : 32)) }
 }
 
-function stream(fill: (out: AttrStream) => void): Uint8Array[] {
+function stream(fill: (out: AttrStream) => void): Buffer {
   const out = new AttrStream()
   fill(out)
-  return out.bufs
+  return Buffer.concat(out.bufs)
 }
+
+// fib_rules.h / rtnetlink.h attribute numbers used on the hot path.
+const FRA = { SRC: 2, PRIORITY: 6, FWMARK: 10, TABLE: 15, FWMASK: 16, PROTOCOL: 21 } as const
+const RTA = { DST: 1, OIF: 4, GATEWAY: 5, PRIORITY: 6, TABLE: 15 } as const
+const FR_ACT_TO_TBL = 1
+const RTN_UNICAST = 1
+const RTN_BLACKHOLE = 6
+const RT_SCOPE = { UNIVERSE: 0, LINK: 253, NOWHERE: 255 } as const
 
 export function ruleRequest(r: FibRule, add: boolean, proto: number): Request {
   const src = r.src ? splitPrefix(r.src) : undefined
+  // struct fib_rule_hdr: family, dst_len, src_len, tos, table, res1, res2, action; u32 flags.
+  const w = new BodyWriter().u8s(AF[r.family], 0, src?.length ?? 0, 0, headerTable(r.table), 0, 0, FR_ACT_TO_TBL).u32(0)
+  if (src) w.attr(FRA.SRC, addressBytes(src.address))
+  w.attrU32(FRA.PRIORITY, r.priority)
+  if (r.fwmark !== undefined) w.attrU32(FRA.FWMARK, r.fwmark)
+  w.attrU32(FRA.TABLE, r.table)
+  if (r.fwmask !== undefined) w.attrU32(FRA.FWMASK, r.fwmask)
   // FRA_PROTOCOL marks our rules for people reading `ip rule`; it is left out of deletes because
   // rule_find then requires it to match, and every rule in our priority range is ours to remove.
-  const attrs: rt.RuleAttrs = add ? { priority: r.priority, table: r.table, protocol: proto } : { priority: r.priority, table: r.table }
-  if (src) attrs.src = addressBytes(src.address)
-  if (r.fwmark !== undefined) attrs.fwmark = r.fwmark
-  if (r.fwmask !== undefined) attrs.fwmask = r.fwmask
-  const data: rt.Rule = { family: AF[r.family], srcLen: src?.length ?? 0, dstLen: 0, tos: 0, table: headerTable(r.table), action: 'toTbl' }
+  if (add) w.attrU8(FRA.PROTOCOL, proto)
   return {
     type: add ? rt.MessageType.NEWRULE : rt.MessageType.DELRULE,
     // NLM_F_EXCL: without it fib_nl_newrule happily adds a second, identical rule.
     flags: add ? NLM_F_CREATE | NLM_F_EXCL : 0,
-    payload: stream(out => rt.formatRuleMessage({ kind: 'rule', data, attrs }, out)),
+    payload: w.done(),
   }
 }
 
@@ -67,29 +80,23 @@ export type RouteVerb = 'add' | 'replace' | 'delete'
 
 export function routeRequest(r: Route, verb: RouteVerb, proto: number, ifindex: number | undefined): Request {
   const dst = splitPrefix(r.dst)
-  const attrs: rt.RouteAttrs = { table: r.table, priority: r.metric }
-  if (dst.length > 0) attrs.dst = addressBytes(dst.address)
   const blackhole = r.type === 'blackhole'
-  const data: rt.Route = {
-    family: AF[r.family],
-    dstLen: dst.length,
-    srcLen: 0,
-    tos: 0,
-    table: headerTable(r.table),
-    protocol: proto,
-    // A device route without a gateway is on-link (scope link); everything else is universe. On
-    // delete, scope NOWHERE means "any scope" to fib_table_delete.
-    scope: verb === 'delete' ? 'NOWHERE' : !blackhole && !r.gateway ? 'LINK' : 'UNIVERSE',
-    type: blackhole ? 'BLACKHOLE' : 'UNICAST',
-  }
+  // A device route without a gateway is on-link (scope link); everything else is universe. On
+  // delete, scope NOWHERE means "any scope" to fib_table_delete.
+  const scope = verb === 'delete' ? RT_SCOPE.NOWHERE : !blackhole && !r.gateway ? RT_SCOPE.LINK : RT_SCOPE.UNIVERSE
+  // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type; u32 flags.
+  const w = new BodyWriter().u8s(AF[r.family], dst.length, 0, 0, headerTable(r.table), proto, scope, blackhole ? RTN_BLACKHOLE : RTN_UNICAST).u32(0)
+  w.attrU32(RTA.TABLE, r.table)
+  if (dst.length > 0) w.attr(RTA.DST, addressBytes(dst.address))
+  w.attrU32(RTA.PRIORITY, r.metric)
   if (verb !== 'delete' && !blackhole) {
-    if (r.gateway) attrs.gateway = addressBytes(r.gateway)
-    if (ifindex !== undefined) attrs.oif = ifindex
+    if (r.gateway) w.attr(RTA.GATEWAY, addressBytes(r.gateway))
+    if (ifindex !== undefined) w.attrU32(RTA.OIF, ifindex)
   }
   return {
     type: verb === 'delete' ? rt.MessageType.DELROUTE : rt.MessageType.NEWROUTE,
     flags: verb === 'add' ? NLM_F_CREATE | NLM_F_EXCL : verb === 'replace' ? NLM_F_CREATE | NLM_F_REPLACE : 0,
-    payload: stream(out => rt.formatRouteMessage({ kind: 'route', data, attrs }, out)),
+    payload: w.done(),
   }
 }
 

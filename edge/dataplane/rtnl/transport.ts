@@ -1,24 +1,21 @@
-// Pipelined rtnetlink requests: many messages per sendmsg, each with its own sequence number and ACK.
+// Pipelined rtnetlink requests: many messages per sendmsg, one ACK per window.
 //
 // rtnetlink processes every message of a datagram in order inside the sending syscall
-// (netlink_rcv_skb), answering each with an NLMSG_ERROR (errno 0 = ACK) and continuing after a
-// failure. So a window of messages costs one syscall instead of one round trip each, and ordering is
-// kept. The window stays well under what the default receive buffer (rmem_default) holds in ACKs,
-// so no ACK is ever dropped (ENOBUFS).
-import { formatMessage, type NetlinkMessage, type NetlinkSocket } from 'netlink'
+// (netlink_rcv_skb), continuing after a failure. It answers a message only when it asks for an ACK
+// (NLM_F_ACK) or when it failed (netlink_ack is sent for any error). So only the window's last
+// message asks for an ACK: when that ACK arrives, every earlier message of the window has been
+// processed and its error, if any, is already in our socket ahead of it. A window costs one syscall
+// and one reply instead of a round trip per message. Errors carry the failed request back
+// (no NETLINK_CAP_ACK), so the window stays well under what the default receive buffer holds.
+import type { NetlinkMessage, NetlinkSocket } from 'netlink'
+import { messageSpace, writeMessage } from './wire.js'
 import type { Request } from './codec.js'
 
 const NLMSG_ERROR = 2
 const NLM_F_REQUEST = 0x1
 const NLM_F_ACK = 0x4
-/** Messages per datagram; each ACK skb costs ~1 KiB of receive buffer truesize. */
-export const WINDOW = 128
-
-function pad4(parts: Uint8Array[]): Buffer {
-  const b = Buffer.concat(parts)
-  const padded = (b.length + 3) & ~3
-  return padded === b.length ? b : Buffer.concat([b, Buffer.alloc(padded - b.length)])
-}
+/** Messages per datagram; bounded so a window in which everything fails still fits rmem_default. */
+export const WINDOW = 256
 
 export class RtnlTransport {
   private readonly pending = new Map<number, (errno: number) => void>()
@@ -44,24 +41,30 @@ export class RtnlTransport {
     try {
       for (let start = 0; start < requests.length; start += WINDOW) {
         const chunk = requests.slice(start, start + WINDOW)
-        const waits: Array<Promise<void>> = []
-        const bufs: Buffer[] = []
+        const bodies = chunk.map(r => (Array.isArray(r.payload) ? Buffer.concat(r.payload) : r.payload))
+        const datagram = Buffer.alloc(bodies.reduce((n, b) => n + messageSpace(b), 0))
+        let offset = 0
         const seqs: number[] = []
+        let windowDone: Promise<void> = Promise.resolve()
         chunk.forEach((r, i) => {
           const seq = this.socket.generateSeq()
           seqs.push(seq)
-          waits.push(new Promise<void>(resolve => this.pending.set(seq, errno => ((results[start + i] = errno), resolve()))))
-          bufs.push(pad4(formatMessage({ type: r.type, flags: r.flags | NLM_F_REQUEST | NLM_F_ACK, seq, port, data: r.payload })))
+          const last = i === chunk.length - 1
+          const answered = new Promise<void>(resolve => this.pending.set(seq, errno => ((results[start + i] = errno), resolve())))
+          if (last) windowDone = answered
+          offset = writeMessage(datagram, offset, r.type, r.flags | NLM_F_REQUEST | (last ? NLM_F_ACK : 0), seq, port, bodies[i]!)
         })
         try {
           await new Promise<void>((resolve, reject) =>
-            this.socket.socket.send(Buffer.concat(bufs), {}, err => (err ? reject(err) : resolve())),
+            this.socket.socket.send(datagram, {}, err => (err ? reject(err) : resolve())),
           )
         } catch (err) {
           for (const seq of seqs) this.pending.delete(seq)
           throw err
         }
-        await Promise.all(waits)
+        await windowDone
+        // No reply before the window's ACK means success.
+        for (const seq of seqs) this.pending.delete(seq)
       }
     } finally {
       this.socket.ref(false)
