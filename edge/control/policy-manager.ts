@@ -38,6 +38,7 @@ export interface PolicyManagerOptions {
   readonly confirm: (applied: PolicyOutcome, signal: AbortSignal) => Promise<void>
   /** Reports an outcome reliably (spooled until the broker takes it). */
   readonly report: (outcome: PolicyOutcome) => Promise<void>
+  readonly log?: { warn(message: string): void }
 }
 
 export const DEFAULT_GRACE_MS = 120_000
@@ -104,10 +105,23 @@ export class PolicyManager {
       return outcome
     }
     const serial = verdict.policy.serial
-    // Spend the serial before touching anything: replaying this push can never apply it a second time.
-    await this.options.store.raiseSerialFloor(serial)
-    this.serialFloor = serial
-    await this.options.store.saveCandidate(verdict.envelope)
+    // From here until probation ends this push owns the manager: another is 'busy', and
+    // probationSettled() waits for this one even while it is still being applied.
+    let finish!: () => void
+    this.probation = new Promise<void>(resolve => (finish = resolve))
+    const settle = () => {
+      this.probation = undefined
+      finish()
+    }
+    try {
+      // Spend the serial before touching anything: replaying this push can never apply it a second time.
+      await this.options.store.raiseSerialFloor(serial)
+      this.serialFloor = serial
+      await this.options.store.saveCandidate(verdict.envelope)
+    } catch (error) {
+      settle()
+      throw error
+    }
     const previous = this.current
     try {
       await this.options.applyPolicy(verdict.policy, verdict.envelope.policy)
@@ -121,11 +135,14 @@ export class PolicyManager {
         message: `applying serial ${serial} failed: ${(error as Error).message}; ${restored}`,
       }
       await this.options.report(outcome)
+      settle()
       return outcome
     }
     this.current = { policy: verdict.policy, text: verdict.envelope.policy, source: 'pushed' }
     const applied: PolicyOutcome = { outcome: 'applied', serial, runningSerial: serial, message: `serial ${serial} applied; on probation until a broker round trip confirms it` }
-    this.probation = this.prove(verdict.envelope, applied, previous).finally(() => (this.probation = undefined))
+    void this.prove(verdict.envelope, applied, previous)
+      .catch(error => this.options.log?.warn(`policy: probation of serial ${serial} ended in an error: ${(error as Error).message}`))
+      .finally(settle)
     return applied
   }
 

@@ -26,6 +26,8 @@ export interface DeliveryCounters {
   readonly delivered: number
   /** Records the broker refused with a reason code (e.g. 0x87 not authorised); not retried. */
   readonly refusedByBroker: number
+  /** Records lost because the spool could not write them (disk full, I/O error). */
+  readonly lostToSpoolErrors: number
 }
 
 export interface DeliveryHooks {
@@ -44,7 +46,7 @@ export class Delivery {
   private connection: MqttConnection | undefined
   private direct = false
   private readonly inFlight = new Set<{ record: OutgoingRecord; acked: boolean }>()
-  private counters = { delivered: 0, refusedByBroker: 0 }
+  private counters = { delivered: 0, refusedByBroker: 0, lostToSpoolErrors: 0 }
 
   constructor(
     private readonly spool: Spool,
@@ -59,9 +61,22 @@ export class Delivery {
   send(record: OutgoingRecord): Promise<void> {
     return this.serial(async () => {
       if (this.direct && this.connection) return this.publishDirect(this.connection, record)
+      await this.store(record)
+    })
+  }
+
+  /**
+   * Into the spool. A disk error (ENOSPC, EIO) loses this record — counted and reported through onError —
+   * rather than rejecting: a producer that fires and forgets must never crash the daemon.
+   */
+  private async store(record: OutgoingRecord): Promise<void> {
+    try {
       const outcome = await this.spool.append(record.recordClass, record.topic, record.payload, record.retain)
       if (outcome === 'refused') this.hooks.onRefusedBySpool?.(record)
-    })
+    } catch (error) {
+      this.counters.lostToSpoolErrors++
+      this.hooks.onError?.(error as Error)
+    }
   }
 
   /** A connection is up (birth done): start draining the spool over it. */
@@ -77,10 +92,7 @@ export class Delivery {
     const unacked = [...this.inFlight].filter(f => !f.acked)
     this.inFlight.clear()
     return this.serial(async () => {
-      for (const { record } of unacked) {
-        const outcome = await this.spool.append(record.recordClass, record.topic, record.payload, record.retain)
-        if (outcome === 'refused') this.hooks.onRefusedBySpool?.(record)
-      }
+      for (const { record } of unacked) await this.store(record)
     })
   }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { backoffDelayMs } from '../../../edge/telemetry/backoff.js'
 import { TelemetryClient } from '../../../edge/telemetry/telemetry-client.js'
+import { nodeSpoolFs, type SpoolFs } from '../../../edge/telemetry/spool/spool-fs.js'
 import type { Timers } from '../../../edge/telemetry/timers.js'
 import { FIXED_FACTS } from './helpers/edge.js'
 import { FakeBroker } from './helpers/fake-mqtt.js'
@@ -38,7 +39,7 @@ async function until(predicate: () => boolean): Promise<void> {
   if (!predicate()) throw new Error('condition never held')
 }
 
-async function client(t: Test, broker: FakeBroker, timers: HandTimers, random = () => 0.5) {
+async function client(t: Test, broker: FakeBroker, timers: HandTimers, random = () => 0.5, spoolFs?: SpoolFs) {
   const stateDir = await fsp.mkdtemp(join(tmpdir(), 'sdwan-link-test-'))
   t.teardown(() => fsp.rm(stateDir, { recursive: true, force: true }))
   const telemetry = await TelemetryClient.open({
@@ -54,6 +55,7 @@ async function client(t: Test, broker: FakeBroker, timers: HandTimers, random = 
     backoff: { initialMs: 1000, maxMs: 8000, jitter: 0.5 },
     systemFacts: FIXED_FACTS,
     bootId: '00112233445566ff',
+    ...(spoolFs ? { spoolFs } : {}),
   })
   return telemetry
 }
@@ -161,4 +163,35 @@ t.test('stop publishes the retained offline state and disconnects in order', asy
   t.ok(last.options.retain)
   t.ok(connection.closed)
   t.equal(timers.pending.size, 0, 'no retry is scheduled after stop')
+})
+
+t.test('a full disk loses the record, counted, without rejecting the producer', async t => {
+  let diskFull = false
+  const failingFs: SpoolFs = {
+    ...nodeSpoolFs,
+    async openAppend(path) {
+      const file = await nodeSpoolFs.openAppend(path)
+      return {
+        ...file,
+        append: data => (diskFull ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : file.append(data)),
+      }
+    },
+  }
+  const broker = new FakeBroker()
+  broker.up = false
+  const timers = new HandTimers()
+  const telemetry = await client(t, broker, timers, () => 0.5, failingFs)
+  telemetry.start()
+  await telemetry.publishEvent({ type: 'test.kept', severity: 'info', message: 'kept' })
+  diskFull = true
+  await telemetry.publishEvent({ type: 'test.lost', severity: 'info', message: 'lost' })
+  await telemetry.settled()
+  t.equal(telemetry.status().delivery.lostToSpoolErrors, 1)
+  t.match(telemetry.status().lastError, /ENOSPC/)
+  diskFull = false
+  broker.up = true
+  timers.fire()
+  await until(() => telemetry.status().delivery.spool.pending === 0 && telemetry.connected)
+  t.same(broker.payloads(p => p.topic.endsWith('/events')).map(p => (JSON.parse(p) as { message: string }).message), ['kept'])
+  await telemetry.stop()
 })

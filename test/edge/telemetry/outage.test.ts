@@ -46,9 +46,10 @@ if (requireBroker()) {
     await new Promise(r => setTimeout(r, OUTAGE_MS))
     await edge.settled()
     const spooledDuringOutage = edge.status().delivery.spool.pending
-    t.ok(spooledDuringOutage > 500, `records spooled during the outage (${spooledDuringOutage})`)
+    t.ok(spooledDuringOutage > 0, `records waited in the spool during the outage (${spooledDuringOutage})`)
     await broker.restart()
-    t.comment(`broker was down ${((Date.now() - stoppedAt) / 1000).toFixed(1)} s`)
+    const downMs = Date.now() - stoppedAt
+    t.ok(downMs >= 60_000, `the broker was down ${(downMs / 1000).toFixed(1)} s`)
     await new Promise(r => setTimeout(r, 3000))
     clearInterval(producing)
     await edge.settled()
