@@ -27,6 +27,8 @@ function bridgeInfo(): Buffer {
 
 export class RtnlTunDevicePort implements TunDevicePort {
   private readonly transport: RtnlTransport
+  /** One socket: a dump and another request in flight together fail (EBUSY, torn multipart replies). */
+  private lock: Promise<unknown> = Promise.resolve()
 
   constructor(
     private readonly socket: RtNetlinkSocket = createRtNetlink(),
@@ -43,7 +45,33 @@ export class RtnlTunDevicePort implements TunDevicePort {
     return tunNamesFromFdinfo(texts)
   }
 
-  async adopt(a: TunAdoption): Promise<void> {
+  adopt(a: TunAdoption): Promise<void> {
+    return this.serial(() => this.adoptNow(a))
+  }
+
+  removeAnchor(tun: string): Promise<void> {
+    return this.serial(() => this.removeAnchorNow(tun))
+  }
+
+  sweepAnchors(): Promise<string[]> {
+    return this.serial(async () => {
+      const anchors = (await this.links()).filter(l => l.alias === ANCHOR_ALIAS)
+      for (const a of anchors) await this.removeAnchorNow(a.name)
+      return anchors.map(a => a.name)
+    })
+  }
+
+  close(): void {
+    this.socket.socket.close()
+  }
+
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(work)
+    this.lock = run.catch(() => undefined)
+    return run
+  }
+
+  private async adoptNow(a: TunAdoption): Promise<void> {
     const links = await this.links()
     let link = links.find(l => l.name === a.tun && l.alias !== ANCHOR_ALIAS) ?? links.find(l => l.name === a.name)
     if (!link) throw new TunDeviceError(a.tun, 'find', 'ENODEV')
@@ -59,19 +87,9 @@ export class RtnlTunDevicePort implements TunDevicePort {
     if (a.tun !== a.name) await this.addAnchor(a.tun)
   }
 
-  async removeAnchor(tun: string): Promise<void> {
+  private async removeAnchorNow(tun: string): Promise<void> {
     const anchor = (await this.links()).find(l => l.name === tun && l.alias === ANCHOR_ALIAS)
     if (anchor) await this.run(tun, 'delete anchor', linkRequest(rt.MessageType.DELLINK, 0, { kind: 'link', data: { index: anchor.index }, attrs: {} }), ['ENODEV'])
-  }
-
-  async sweepAnchors(): Promise<string[]> {
-    const anchors = (await this.links()).filter(l => l.alias === ANCHOR_ALIAS)
-    for (const a of anchors) await this.removeAnchor(a.name)
-    return anchors.map(a => a.name)
-  }
-
-  close(): void {
-    this.socket.socket.close()
   }
 
   /** An empty bridge is the anchor: creatable over rtnetlink on a minimal kernel (no dummy module here), and
@@ -80,8 +98,11 @@ export class RtnlTunDevicePort implements TunDevicePort {
     await this.run(tun, 'create anchor', linkRequest(rt.MessageType.NEWLINK, NLM_F_CREATE | NLM_F_EXCL, {
       kind: 'link',
       data: { family: 0, index: 0, flags: { up: true }, change: { up: true } },
-      attrs: { ifname: tun, ifalias: ANCHOR_ALIAS, linkinfo: bridgeInfo() },
+      attrs: { ifname: tun, linkinfo: bridgeInfo() },
     }), ['EEXIST'])
+    // The kernel ignores IFLA_IFALIAS when creating a link (only do_setlink applies it): set it after.
+    const anchor = (await this.links()).find(l => l.name === tun)
+    if (anchor) await this.run(tun, 'label anchor', linkRequest(rt.MessageType.SETLINK, 0, { kind: 'link', data: { index: anchor.index }, attrs: { ifalias: ANCHOR_ALIAS } }))
   }
 
   private async links(): Promise<Array<{ name: string; index: number; alias?: string }>> {
