@@ -1,7 +1,7 @@
 // Payload builders against their JSON Schemas, the topic tree and filter matching, and the command
 // argument schemas — pure tables.
 import t from 'tap'
-import { collectFacts, inventoryPayload } from '../../../edge/telemetry/inventory.js'
+import { collectFacts, inventoryPayload, systeminformationFacts } from '../../../edge/telemetry/inventory.js'
 import { validateCommandArguments, validatePayload } from '../../../edge/telemetry/payload-schemas.js'
 import { decisionsPayload, eventPayload, metricsPayload } from '../../../edge/telemetry/payloads.js'
 import { deviceTopics, isOwnReplyTopic, topicMatches } from '../../../edge/telemetry/topics.js'
@@ -87,4 +87,14 @@ t.test('command arguments', async t => {
     ['flush', { what: 'all' }, false],
   ]
   for (const [name, args, ok] of table) t.equal(validateCommandArguments(name, args).ok, ok, `${name} ${JSON.stringify(args)}`)
+})
+
+t.test('the inventory of this machine, read by systeminformation, matches its schema', async t => {
+  const inventory = inventoryPayload(await collectFacts(systeminformationFacts), '0.1.0', stamp.ts)
+  const result = validatePayload('inventory', inventory)
+  t.ok(result.ok, result.ok ? 'valid' : result.problems.join('; '))
+  t.equal(inventory.os.platform, process.platform)
+  t.ok(inventory.cpu.cores >= 1, 'at least one CPU')
+  t.ok(inventory.memory.totalBytes > 0, 'some memory')
+  t.notOk(inventory.interfaces.some(i => i.name === 'lo'), 'loopback is left out')
 })
