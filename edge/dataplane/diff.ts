@@ -35,22 +35,28 @@ export function diff(want: DesiredState | null, have: ActualState, nftTable: str
   }
   for (const [name, l] of haveGre) if (!wantGre.has(name)) deletes.push({ kind: 'del-gre', link: l })
 
-  const wantRoutes = byKey(want?.routes ?? [], routeKey)
-  const haveRoutes = byKey(have.routes, routeKey)
-  const routeAdds = [...wantRoutes.values()].flatMap((r): Op[] => {
-    const h = haveRoutes.get(routeKey(r))
-    if (!h) return [{ kind: 'add-route', route: r }]
-    return routeBody(h) === routeBody(r) ? [] : [{ kind: 'replace-route', route: r }]
-  })
-  routeAdds.sort((a, b) => routeRank((a as { route: Route }).route) - routeRank((b as { route: Route }).route))
-  adds.push(...routeAdds)
-  const routeDeletes: Op[] = [...haveRoutes].filter(([k]) => !wantRoutes.has(k)).map(([, r]) => ({ kind: 'del-route', route: r }))
+  // The very same array on both sides (the reconciler's record of a state it reached) has no changes.
+  const routeDeletes: Op[] = []
+  if (want?.routes !== have.routes) {
+    const wantRoutes = byKey(want?.routes ?? [], routeKey)
+    const haveRoutes = byKey(have.routes, routeKey)
+    const routeAdds = [...wantRoutes.values()].flatMap((r): Op[] => {
+      const h = haveRoutes.get(routeKey(r))
+      if (!h) return [{ kind: 'add-route', route: r }]
+      return routeBody(h) === routeBody(r) ? [] : [{ kind: 'replace-route', route: r }]
+    })
+    routeAdds.sort((a, b) => routeRank((a as { route: Route }).route) - routeRank((b as { route: Route }).route))
+    adds.push(...routeAdds)
+    for (const [k, r] of haveRoutes) if (!wantRoutes.has(k)) routeDeletes.push({ kind: 'del-route', route: r })
+  }
 
-  const wantRules = byKey(want?.rules ?? [], ruleKey)
-  const haveRules = byKey(have.rules, ruleKey)
-  const ruleAdds: Op[] = [...wantRules].filter(([k]) => !haveRules.has(k)).map(([, r]) => ({ kind: 'add-rule', rule: r }))
-  const ruleDeletes: Op[] = [...haveRules].filter(([k]) => !wantRules.has(k)).map(([, r]) => ({ kind: 'del-rule', rule: r }))
-  adds.push(...ruleAdds)
+  const ruleDeletes: Op[] = []
+  if (want?.rules !== have.rules) {
+    const wantRules = byKey(want?.rules ?? [], ruleKey)
+    const haveRules = byKey(have.rules, ruleKey)
+    for (const [k, r] of wantRules) if (!haveRules.has(k)) adds.push({ kind: 'add-rule', rule: r })
+    for (const [k, r] of haveRules) if (!wantRules.has(k)) ruleDeletes.push({ kind: 'del-rule', rule: r })
+  }
 
   if (want && want.nftDigest !== have.nftDigest) nft.push({ kind: 'load-nft', table: want.nftTable, text: want.nft, digest: want.nftDigest })
   if (!want && have.nftDigest !== null) nft.push({ kind: 'delete-nft', table: nftTable })

@@ -29,15 +29,25 @@ export type Op = KernelOp | NftOp
 
 export const isNftOp = (op: Op): op is NftOp => op.kind === 'load-nft' || op.kind === 'delete-nft'
 
+// Keys are memoised per object: model objects are never mutated, and a re-steer diffs thousands of
+// unchanged objects against the same objects again.
+function memo<T extends object>(fn: (x: T) => string): (x: T) => string {
+  const cache = new WeakMap<T, string>()
+  return x => {
+    let k = cache.get(x)
+    if (k === undefined) cache.set(x, (k = fn(x)))
+    return k
+  }
+}
+
 /** Kernel identity of a fib rule: every selector and the table (the kernel matches all of them on delete). */
-export const ruleKey = (r: FibRule): string =>
-  `${r.family}|${r.priority}|${r.src ?? '-'}|${r.fwmark ?? '-'}/${r.fwmask ?? '-'}|${r.table}`
+export const ruleKey = memo((r: FibRule): string => `${r.family}|${r.priority}|${r.src ?? '-'}|${r.fwmark ?? '-'}/${r.fwmask ?? '-'}|${r.table}`)
 
 /** Kernel identity of a route (fib_table_insert / ip6_ins_rt treat equal table, dst and metric as the same route). */
-export const routeKey = (r: Route): string => `${r.family}|${r.table}|${r.dst}|${r.metric}`
+export const routeKey = memo((r: Route): string => `${r.family}|${r.table}|${r.dst}|${r.metric}`)
 
 /** What a route does, beyond its identity. */
-export const routeBody = (r: Route): string => `${r.type}|${r.gateway ?? '-'}|${r.device ?? '-'}`
+export const routeBody = memo((r: Route): string => `${r.type}|${r.gateway ?? '-'}|${r.device ?? '-'}`)
 
 export const greBody = (l: GreLink): string =>
   `${l.kind}|${l.local}|${l.remote}|${l.key ?? '-'}|${l.ttl}|${l.mtu}|${[...l.innerAddresses].sort().join(',')}`

@@ -65,8 +65,11 @@ export interface KernelPort {
 export interface NftPort {
   /** The digest in our table's comment, null when the table does not exist. */
   digest(table: string): Promise<string | null>
-  /** Replaces our table with `text` in one transaction (the old one stays if nft rejects the new one). */
-  load(table: string, text: string): Promise<void>
+  /**
+   * Replaces our table with `text` in one transaction (the old one stays if nft rejects the new one).
+   * With `after`, the new table takes effect only once `after` settles (preparation may start sooner).
+   */
+  load(table: string, text: string, after?: Promise<unknown>): Promise<void>
   /** Removes our table; no error when it does not exist. */
   remove(table: string): Promise<void>
 }

@@ -4,8 +4,10 @@
 import { greBody, routeKey, ruleKey, type ActualState, type Op } from './ops.js'
 
 export function foldAll(state: ActualState, ops: readonly Op[]): ActualState {
-  const rules = new Map(state.rules.map(r => [ruleKey(r), r]))
-  const routes = new Map(state.routes.map(r => [routeKey(r), r]))
+  const touchesRules = ops.some(o => o.kind.endsWith('-rule'))
+  const touchesRoutes = ops.some(o => o.kind.endsWith('-route'))
+  const rules = new Map(touchesRules ? state.rules.map(r => [ruleKey(r), r]) : [])
+  const routes = new Map(touchesRoutes ? state.routes.map(r => [routeKey(r), r]) : [])
   let greLinks = state.greLinks
   let nftDigest = state.nftDigest
   for (const op of ops) {
@@ -38,7 +40,12 @@ export function foldAll(state: ActualState, ops: readonly Op[]): ActualState {
         break
     }
   }
-  return { rules: [...rules.values()], routes: [...routes.values()], greLinks, nftDigest }
+  return {
+    rules: touchesRules ? [...rules.values()] : state.rules,
+    routes: touchesRoutes ? [...routes.values()] : state.routes,
+    greLinks,
+    nftDigest,
+  }
 }
 
 export const fold = (state: ActualState, op: Op): ActualState => foldAll(state, [op])

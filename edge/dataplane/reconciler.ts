@@ -8,7 +8,7 @@
 // desired state, at most once per `restoreIntervalMs`, and logs what it restored.
 import type { DesiredState } from './model.js'
 import { diff } from './diff.js'
-import { describeOp, describeRoute, describeRule, isNftOp, routeBody, routeKey, ruleKey, type ActualState, type KernelOp, type Op } from './ops.js'
+import { describeOp, describeRoute, describeRule, isNftOp, routeBody, routeKey, ruleKey, type ActualState, type KernelOp, type NftOp, type Op } from './ops.js'
 import type { ConntrackPort, KernelEvent, KernelPort, NftPort, Ownership } from './ports.js'
 import { fold, foldAll } from './reached.js'
 
@@ -74,9 +74,7 @@ export class Reconciler {
     this.known = undefined
     const ops = diff(want, reached, this.deps.own.nftTable)
     const failed: ApplyReport['failed'] = []
-    // Kernel ops between two nft ops travel as one pipelined batch.
-    let run: KernelOp[] = []
-    const flush = async (): Promise<void> => {
+    const applyKernel = async (run: KernelOp[]): Promise<void> => {
       if (!run.length) return
       const errors = await this.deps.kernel.apply(run)
       const ok: Op[] = []
@@ -86,26 +84,31 @@ export class Reconciler {
         else ok.push(op)
       })
       reached = foldAll(reached, ok)
-      run = []
     }
-    for (const op of ops) {
-      if (!isNftOp(op)) {
-        run.push(op)
-        continue
-      }
-      await flush()
+    // diff() puts at most one nft op between the kernel adds and the kernel deletes.
+    const at = ops.findIndex(isNftOp)
+    const nftOp = at < 0 ? undefined : (ops[at] as NftOp)
+    const before = (at < 0 ? ops : ops.slice(0, at)) as KernelOp[]
+    const after = (at < 0 ? [] : ops.slice(at + 1)) as KernelOp[]
+    const adds = applyKernel(before)
+    if (nftOp) {
+      // nft starts while the rules are being added and commits once they are in: a new class is
+      // never marked before its rules exist, and nft's start-up is off the critical path.
+      const nftDone = nftOp.kind === 'load-nft' ? this.deps.nft.load(nftOp.table, nftOp.text, adds) : adds.then(() => this.deps.nft.remove(nftOp.table))
+      await adds
       try {
-        if (op.kind === 'load-nft') await this.deps.nft.load(op.table, op.text)
-        else await this.deps.nft.remove(op.table)
-        reached = fold(reached, op)
+        await nftDone
+        reached = fold(reached, nftOp)
       } catch (error) {
-        failed.push({ op, error: error as Error })
+        failed.push({ op: nftOp, error: error as Error })
       }
-    }
-    await flush()
+    } else await adds
+    await applyKernel(after)
     if (want) await this.evict(want, ops, failed)
     for (const f of failed) this.deps.log('dataplane.op-failed', { op: describeOp(f.op), error: f.error.message })
-    if (!failed.length) this.known = reached
+    // Without failures the kernel holds exactly `want`; recording want's own arrays lets the next
+    // diff skip whatever part the next desired state shares with it.
+    if (!failed.length) this.known = want ? { rules: want.rules, routes: want.routes, greLinks: want.greLinks, nftDigest: want.nftDigest } : reached
     return { ops, failed, reached }
   }
 

@@ -4,6 +4,7 @@
 import { NftError } from '../errors.js'
 import type { NftPort } from '../ports.js'
 import { spawnProcess, type ProcessResult, type RunProcess } from '../process.js'
+import { readTableComment } from './table-comment.js'
 
 /**
  * `add table` makes the `delete table` valid when the table does not exist yet; both and the new
@@ -19,13 +20,22 @@ export function parseDigest(listing: string): string | null {
   return m ? m[1]! : ''
 }
 
+/** Reads our table's comment (nft/table-comment.ts over netlink, or `nft list` as a fallback). */
+export type CommentReader = (table: string) => Promise<string | null>
+
 export class NftCliPort implements NftPort {
   constructor(
     private readonly run: RunProcess = spawnProcess,
+    private readonly readComment: CommentReader = readTableComment,
     private readonly nft = 'nft',
   ) {}
 
   async digest(table: string): Promise<string | null> {
+    return this.readComment(table)
+  }
+
+  /** The digest as `nft list` shows it; slower (a process start), kept for hosts without nf_tables netlink access. */
+  async digestByListing(table: string): Promise<string | null> {
     // -t (terse) leaves out set elements: DNS-learned sets can be large.
     const r = await this.exec(['-t', 'list', 'table', 'inet', table], '', 'list').catch((e: NftError) => {
       if (/No such file or directory|does not exist/i.test(e.stderr)) return null
@@ -34,15 +44,16 @@ export class NftCliPort implements NftPort {
     return r === null ? null : parseDigest(r.stdout)
   }
 
-  async load(table: string, text: string): Promise<void> {
-    await this.exec(['-f', '-'], replaceScript(table, text), 'load')
+  async load(table: string, text: string, after?: Promise<unknown>): Promise<void> {
+    const script = after ? after.then(() => replaceScript(table, text)) : replaceScript(table, text)
+    await this.exec(['-f', '-'], script, 'load')
   }
 
   async remove(table: string): Promise<void> {
     await this.exec(['-f', '-'], removeScript(table), 'delete')
   }
 
-  private async exec(args: string[], stdin: string, operation: string): Promise<ProcessResult> {
+  private async exec(args: string[], stdin: string | Promise<string>, operation: string): Promise<ProcessResult> {
     let r: ProcessResult
     try {
       r = await this.run(this.nft, args, stdin)

@@ -106,7 +106,8 @@ export class FakeKernel implements KernelPort, NftPort {
     return /comment "([^"]*)"/.exec(text)?.[1] ?? ''
   }
 
-  async load(table: string, text: string): Promise<void> {
+  async load(table: string, text: string, after?: Promise<unknown>): Promise<void> {
+    await after
     this.calls.nftLoads++
     this.nftTables.set(table, text)
   }
