@@ -1,7 +1,7 @@
 // `sdwan-edge probe` and `sdwan-edge reflect` run in-process through the CLI's main(): ping-like and
 // JSON output against a loopback reflector, authenticated mode with key files, and clear exit-2 errors.
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { main } from '../../edge/cli/main.js'
@@ -77,6 +77,25 @@ t.test('bad arguments exit 2 with a clear message', async t => {
   writeFileSync(join(dir, 'tiny'), 'abcd')
   const tiny = await cli(['probe', '127.0.0.1', '--auth-key-file', join(dir, 'tiny')])
   t.match(tiny.err, /key is 2 octets; use at least 16/)
+})
+
+t.test('lost probes are reported as ping reports them', async t => {
+  const server = await startReflector({ address: '127.0.0.1', port: 0, authKey: Buffer.alloc(16, 1) })
+  t.teardown(() => server.close())
+  const r = await cli(['probe', '127.0.0.1', '--port', String(server.port), '--count', '2', '--interval', '10', '--timeout', '50'])
+  t.equal(r.code, 1)
+  t.match(r.out, /^no reply for seq=0 within 50 ms$/m)
+  t.match(r.out, /2 probes transmitted, 0 received, 100\.0% loss/)
+})
+
+// Under CI=true nothing may skip: without ::1 this then fails instead.
+const noIpv6 = !networkInterfaces().lo?.some(a => a.address === '::1') && process.env.CI !== 'true'
+t.test('IPv6', { skip: noIpv6 ? 'no ::1 on loopback' : false }, async t => {
+  const server = await startReflector({ address: '::1', port: 0 })
+  t.teardown(() => server.close())
+  const r = await cli(['probe', '::1', '--port', String(server.port), '--count', '3', '--interval', '10', '--timeout', '10000', '--json'])
+  t.equal(r.code, 0, r.err)
+  t.match(JSON.parse(r.out), { host: '::1', localAddress: '::', received: 3 })
 })
 
 t.test('probe from an address this host does not have: exit 1 with the reason', async t => {
