@@ -70,9 +70,27 @@ export class Reconciler {
   }
 
   private async converge(want: DesiredState | null): Promise<ApplyReport> {
-    let reached = (this.unwatch && this.known) || (await this.actual())
+    const cached = this.unwatch ? this.known : undefined
     this.known = undefined
-    const ops = diff(want, reached, this.deps.own.nftTable)
+    // The digest is one netlink round trip; knowing it first lets a needed `nft -f` start now and
+    // spend its start-up while we dump, diff and add; it commits only once `gate` opens.
+    const nftDigest = cached ? cached.nftDigest : await this.deps.nft.digest(this.deps.own.nftTable)
+    let open!: () => void
+    let shut!: (e: unknown) => void
+    const gate = new Promise<void>((resolve, reject) => ((open = resolve), (shut = reject)))
+    gate.catch(() => undefined)
+    // Same test as diff()'s, on the same digest: an early load exists exactly when diff asks for one.
+    const early = want && want.nftDigest !== nftDigest ? this.deps.nft.load(want.nftTable, want.nft, gate) : undefined
+    early?.catch(() => undefined)
+    let reached: ActualState
+    let ops: Op[]
+    try {
+      reached = cached ?? { ...(await this.deps.kernel.dump()), nftDigest }
+      ops = diff(want, reached, this.deps.own.nftTable)
+    } catch (error) {
+      shut(error)
+      throw error
+    }
     const failed: ApplyReport['failed'] = []
     const applyKernel = async (run: KernelOp[]): Promise<void> => {
       if (!run.length) return
@@ -91,10 +109,10 @@ export class Reconciler {
     const before = (at < 0 ? ops : ops.slice(0, at)) as KernelOp[]
     const after = (at < 0 ? [] : ops.slice(at + 1)) as KernelOp[]
     const adds = applyKernel(before)
+    adds.then(open, shut)
     if (nftOp) {
-      // nft starts while the rules are being added and commits once they are in: a new class is
-      // never marked before its rules exist, and nft's start-up is off the critical path.
-      const nftDone = nftOp.kind === 'load-nft' ? this.deps.nft.load(nftOp.table, nftOp.text, adds) : adds.then(() => this.deps.nft.remove(nftOp.table))
+      // nft commits once the rules are in: a new class is never marked before its rules exist.
+      const nftDone = nftOp.kind === 'load-nft' ? (early ?? this.deps.nft.load(nftOp.table, nftOp.text, gate)) : gate.then(() => this.deps.nft.remove(nftOp.table))
       await adds
       try {
         await nftDone
