@@ -77,6 +77,7 @@ export class TelemetryClient {
   private readonly clock: WallClock
   private readonly bootId: string
   private seq = 0
+  private started = false
   private lastError: string | null = null
   private refusedSinceReport = 0
   private droppedReported = 0
@@ -139,11 +140,13 @@ export class TelemetryClient {
   }
 
   start(): void {
+    this.started = true
     this.link.start()
   }
 
   /** Publishes the retained offline state, disconnects in order, and keeps undelivered records spooled. */
   async stop(): Promise<void> {
+    this.started = false
     await this.link.stop(connection => connection.publish(this.currentTopics.state, JSON.stringify(this.statePayload(false, 'shutdown')), { qos: 1, retain: true }))
     await this.delivery.detach()
     await this.delivery.settled()
@@ -152,18 +155,21 @@ export class TelemetryClient {
 
   /**
    * Takes new telemetry settings (a new policy). A changed broker, TLS files, prefix, site or device
-   * means a new session: the old one is closed with an offline state first.
+   * means a new session: the old one is closed with an offline state first (and a new one opened only
+   * if the client was started). A new spoolMaxMb applies to the next append; records spooled before a
+   * prefix change keep the topics they were produced for.
    */
   async reconfigure(identity: TelemetryIdentity, settings: TelemetrySettings): Promise<void> {
     const before = JSON.stringify([this.identity, this.settings.broker, this.settings.tls, this.settings.topicPrefix])
     this.identity = identity
     this.settings = settings
+    this.spool.maxBytes = settings.spoolMaxMb * 1024 * 1024
     if (before === JSON.stringify([identity, settings.broker, settings.tls, settings.topicPrefix])) return
     const oldTopics = this.currentTopics
     await this.link.stop(connection => connection.publish(oldTopics.state, JSON.stringify(this.statePayload(false, 'shutdown')), { qos: 1, retain: true }))
     await this.delivery.detach()
     this.currentTopics = deviceTopics(settings.topicPrefix, identity.site, identity.device)
-    this.link.start()
+    if (this.started) this.link.start()
   }
 
   /** Skips the reconnect backoff wait, if one is running. */

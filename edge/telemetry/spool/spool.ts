@@ -50,6 +50,8 @@ export interface QueuedRecord extends SpoolRecord {
 }
 
 export class Spool {
+  /** The bound in bytes; a new value applies from the next append (spool files are not rewritten). */
+  maxBytes: number
   private metricsDropped = 0
   private refused = 0
   private lastMetricsSync: number
@@ -62,6 +64,7 @@ export class Spool {
   ) {
     this.nextSeq = Math.max(deliveredSeq, logs.metric.lastSeq, logs.event.lastSeq) + 1
     this.lastMetricsSync = options.now()
+    this.maxBytes = options.maxBytes
   }
 
   /** Opens (creating) the spool directory and replays what a previous run left undelivered. */
@@ -80,7 +83,7 @@ export class Spool {
     return {
       pending: this.logs.metric.undelivered + this.logs.event.undelivered,
       bytes: this.logs.metric.bytes + this.logs.event.bytes,
-      maxBytes: this.options.maxBytes,
+      maxBytes: this.maxBytes,
       metricsDropped: this.metricsDropped,
       refused: this.refused,
     }
@@ -93,7 +96,7 @@ export class Spool {
   async append(recordClass: RecordClass, topic: string, payload: string, retain = false): Promise<AppendOutcome> {
     const record: SpoolRecord = { seq: this.nextSeq, topic, payload, retain }
     const size = frameBytes(topic, payload)
-    while (this.logs.metric.bytes + this.logs.event.bytes + size > this.options.maxBytes) {
+    while (this.logs.metric.bytes + this.logs.event.bytes + size > this.maxBytes) {
       if (this.logs.metric.segmentCount === 0) {
         this.refused++
         return 'refused'

@@ -195,3 +195,23 @@ t.test('a full disk loses the record, counted, without rejecting the producer', 
   t.same(broker.payloads(p => p.topic.endsWith('/events')).map(p => (JSON.parse(p) as { message: string }).message), ['kept'])
   await telemetry.stop()
 })
+
+t.test('reconfigure: same broker keeps the session; a new one gets a new session after an offline state', async t => {
+  const broker = new FakeBroker()
+  const timers = new HandTimers()
+  const telemetry = await client(t, broker, timers)
+  telemetry.start()
+  await until(() => telemetry.connected)
+  const first = broker.current!
+  const settings = { broker: 'mqtt://127.0.0.1:1883', topicPrefix: 'sdwan', reportIntervalS: 30, spoolMaxMb: 2 }
+  await telemetry.reconfigure({ site: 'office-lyon', device: 'edge-lyon-1' }, settings)
+  t.equal(broker.current, first, 'only the report interval and bound changed: same session')
+  t.equal(telemetry.status().delivery.spool.maxBytes, 2 * 1024 * 1024, 'the new bound applies')
+  await telemetry.reconfigure({ site: 'office-lyon', device: 'edge-lyon-1' }, { ...settings, broker: 'mqtt://127.0.0.1:2883', topicPrefix: 'acme' })
+  await until(() => telemetry.connected)
+  t.ok(first.closed, 'the old session is closed')
+  t.match(JSON.parse(first.published.at(-1)!.payload), { online: false, reason: 'shutdown' })
+  t.equal(broker.current!.request.url, 'mqtt://127.0.0.1:2883')
+  t.equal(broker.current!.published[0]!.topic, 'acme/office-lyon/edge-lyon-1/state', 'the birth uses the new prefix')
+  await telemetry.stop()
+})
