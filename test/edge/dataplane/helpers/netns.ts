@@ -22,7 +22,8 @@ export function sh(cmd: string, ...args: string[]): string {
 /** Runs a command inside a named netns. */
 export const inNs = (ns: string, cmd: string, ...args: string[]): string => sh('ip', 'netns', 'exec', ns, cmd, ...args)
 
-function missingCapability(): string | undefined {
+/** Why real-kernel tests cannot run here, or undefined when they can. */
+export function missingCapability(): string | undefined {
   if (process.platform !== 'linux') return 'not Linux'
   if (process.getuid?.() !== 0) return 'needs root for network namespaces'
   for (const [tool, args] of [['ip', ['-V']], ['nft', ['--version']]] as const)
