@@ -154,7 +154,7 @@ export class Delivery {
         // A drain left over from a lost connection must not ack: a newer drain may have peeked the same
         // records, and acking twice would skip records nobody sent. Its records simply go out again.
         await this.serial(async () => {
-          if (this.connection === connection) await this.spool.ack(batch.length)
+          if (this.connection === connection) await this.spool.ack(batch[batch.length - 1]!.seq)
         })
       }
     } catch (error) {

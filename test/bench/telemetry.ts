@@ -130,7 +130,7 @@ async function spoolRates(broker: TlsBroker): Promise<{ writePerS: number; readP
   let read = 0
   for (let batch = await spool.peek(100); batch.length > 0; batch = await spool.peek(100)) {
     read += batch.length
-    await spool.ack(batch.length)
+    await spool.ack(batch[batch.length - 1]!.seq)
   }
   const readPerS = rate(read, performance.now() - start)
   await spool.close()

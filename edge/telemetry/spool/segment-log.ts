@@ -134,8 +134,14 @@ export class SegmentLog {
     return validBytes > 0
   }
 
-  /** Marks the first `count` buffered records (from `head`) delivered; removes segments left empty. */
-  async consume(count: number): Promise<void> {
+  /** Marks every record with seq ≤ `seq` delivered; removes segments left empty. */
+  async consumeThrough(seq: number): Promise<void> {
+    while (this.buffer.length === 0 || this.buffer[this.buffer.length - 1]!.seq < seq) if (!(await this.readMore())) break
+    const firstAfter = this.buffer.findIndex(r => r.seq > seq)
+    await this.consume(firstAfter === -1 ? this.buffer.length : firstAfter)
+  }
+
+  private async consume(count: number): Promise<void> {
     for (const record of this.buffer.splice(0, count)) {
       const segment = this.segments.find(s => s.name === record.segment)
       if (segment) segment.undelivered--

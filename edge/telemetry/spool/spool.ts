@@ -121,15 +121,15 @@ export class Spool {
     return mergeBySeq(metrics, events, max).map(({ record, recordClass }) => ({ seq: record.seq, topic: record.topic, payload: record.payload, retain: record.retain, recordClass }))
   }
 
-  /** The broker acknowledged the first `count` records `peek` returned. */
-  async ack(count: number): Promise<void> {
-    if (count <= 0) return
-    const [metrics, events] = await Promise.all([this.logs.metric.head(count), this.logs.event.head(count)])
-    const taken = mergeBySeq(metrics, events, count)
-    await this.logs.metric.consume(taken.filter(t => t.recordClass === 'metric').length)
-    await this.logs.event.consume(taken.filter(t => t.recordClass === 'event').length)
-    const last = taken[taken.length - 1]
-    if (last) await this.options.fs.replaceFile(join(this.options.dir, 'delivered'), `${last.record.seq}\n`)
+  /**
+   * The broker acknowledged every record `peek` returned up to and including seq `throughSeq`. By seq,
+   * not by count: the bound may have dropped some of those records meanwhile, and a count would then
+   * swallow newer records that were never sent.
+   */
+  async ack(throughSeq: number): Promise<void> {
+    await this.logs.metric.consumeThrough(throughSeq)
+    await this.logs.event.consumeThrough(throughSeq)
+    await this.options.fs.replaceFile(join(this.options.dir, 'delivered'), `${throughSeq}\n`)
   }
 
   async close(): Promise<void> {

@@ -23,7 +23,7 @@ async function drain(spool: Spool): Promise<string[]> {
     const batch = await spool.peek(7)
     if (batch.length === 0) return out
     out.push(...batch.map(r => r.payload))
-    await spool.ack(batch.length)
+    await spool.ack(batch[batch.length - 1]!.seq)
   }
 }
 
@@ -41,7 +41,7 @@ t.test('records come back in production order across metrics and events, across 
   const first = await spool.peek(50)
   t.same(first.map(r => r.payload), produced.slice(0, 50), 'peek is in order and does not remove')
   t.same((await spool.peek(50)).map(r => r.payload), produced.slice(0, 50))
-  await spool.ack(30)
+  await spool.ack(first[29]!.seq)
   await spool.close()
   const reopened = await open(dir, 1 << 20, 256)
   t.equal(reopened.pending, 170, 'the delivered cursor survives a restart')
@@ -111,4 +111,22 @@ t.test('replay after a torn append keeps every whole record and cuts the tail', 
   await reopened.append('metric', 'a/b/c', 'after-crash')
   t.equal((await drain(reopened)).at(-1), 'after-crash', 'appends after the cut tail are readable')
   await reopened.close()
+})
+
+t.test('acknowledging by seq is right even when the bound dropped part of the acknowledged window', async t => {
+  const dir = await freshDir(t)
+  const spool = await open(dir, 1024, 128)
+  for (let i = 0; i < 20; i++) await spool.append('metric', 'a/b/c', `m${String(i).padStart(4, '0')}`)
+  const window = await spool.peek(10)
+  // While the window is on the wire, new metrics push the oldest segments out.
+  for (let i = 20; i < 40; i++) await spool.append('metric', 'a/b/c', `m${String(i).padStart(4, '0')}`)
+  t.ok(spool.stats.metricsDropped > 0, 'part of the window was dropped')
+  const lastSent = window[window.length - 1]!.seq
+  const present = (await spool.peek(100)).map(r => r.seq)
+  t.ok(present.filter(seq => seq <= lastSent).length < window.length, 'fewer of the window remain than were sent')
+  await spool.ack(lastSent)
+  const rest = (await spool.peek(100)).map(r => r.seq)
+  t.same(rest, present.filter(seq => seq > lastSent), 'exactly the records after the window remain: none never sent was swallowed')
+  t.equal((await spool.peek(100)).at(-1)!.payload, 'm0039')
+  await spool.close()
 })
