@@ -80,7 +80,11 @@ export class Reconciler {
     const gate = new Promise<void>((resolve, reject) => ((open = resolve), (shut = reject)))
     gate.catch(() => undefined)
     // Same test as diff()'s, on the same digest: an early load exists exactly when diff asks for one.
-    const early = want && want.nftDigest !== nftDigest ? this.deps.nft.load(want.nftTable, want.nft, gate) : undefined
+    // Replacing a table of ours waits for the rules (a new class must not be marked before its rule
+    // exists, or it would reach the main table). Installing the first one need not: until now no
+    // LAN traffic was classified and all of it used the main table, so a mark without its rule for
+    // a few milliseconds changes nothing, and nft's parse and commit overlap the rule adds.
+    const early = want && want.nftDigest !== nftDigest ? this.deps.nft.load(want.nftTable, want.nft, nftDigest === null ? undefined : gate) : undefined
     early?.catch(() => undefined)
     let reached: ActualState
     let ops: Op[]
