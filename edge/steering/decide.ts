@@ -83,7 +83,8 @@ export function decide(policy: SitePolicy, observations: Observations, prev: Ste
       return typeof ref === 'string' ? 1 : (ref.weight ?? 1)
     }
 
-    const { active, reason } = cls.mode === 'weighted' ? chooseWeighted(cls, names, before, paths, failed, settled) : choosePriority(cls, names, before, paths, failed, settled, now)
+    const view: ClassView = { cls, names, before, paths, failed, settled, now }
+    const { active, reason } = cls.mode === 'weighted' ? chooseWeighted(view) : choosePriority(view)
     const changed = !before || before.active.join(',') !== active.join(',')
     state[cls.name] = { active, switchedAt: changed ? now : before.switchedAt, paths }
     decisions.push({
@@ -101,15 +102,18 @@ export function decide(policy: SitePolicy, observations: Observations, prev: Ste
 
 type Choice = { active: string[]; reason: string }
 
-function choosePriority(
-  cls: AppClass,
-  names: string[],
-  before: ClassTrack | undefined,
-  paths: Record<string, PathTrack>,
-  failed: (n: string) => boolean,
-  settled: (n: string) => boolean,
-  now: number,
-): Choice {
+/** One class as this round sees it: its listed paths' tracks and the two judgements made of them. */
+interface ClassView {
+  cls: AppClass
+  names: string[]
+  before: ClassTrack | undefined
+  paths: Record<string, PathTrack>
+  failed(n: string): boolean
+  settled(n: string): boolean
+  now: number
+}
+
+function choosePriority({ cls, names, before, paths, failed, settled, now }: ClassView): Choice {
   const current = before?.active[0]
   if (current !== undefined && names.includes(current) && !failed(current)) {
     const better = names.slice(0, names.indexOf(current)).find(settled)
@@ -131,14 +135,7 @@ function choosePriority(
   return { active: [], reason: `${why}; no usable path: dropped (fail closed)` }
 }
 
-function chooseWeighted(
-  cls: AppClass,
-  names: string[],
-  before: ClassTrack | undefined,
-  paths: Record<string, PathTrack>,
-  failed: (n: string) => boolean,
-  settled: (n: string) => boolean,
-): Choice {
+function chooseWeighted({ cls, names, before, paths, failed, settled }: ClassView): Choice {
   const was = new Set(before?.active ?? names)
   const active = names.filter(n => !failed(n) && (was.has(n) || settled(n)))
   const left = names.filter(n => !active.includes(n)).map(n => `${n} (${paths[n]!.why})`)

@@ -69,6 +69,17 @@ function harness() {
   }
 }
 
+/** A started daemon, 5 s in, every path answering its probes. */
+async function runningWithEveryPathAnswering() {
+  const h = harness()
+  const daemon = new EdgeDaemon(policy, h.deps)
+  await daemon.start()
+  h.advance(5000)
+  h.answering('a', 'b', 'c')
+  await daemon.evaluate()
+  return { h, daemon }
+}
+
 const posTable = (d: DesiredState) => d.rules.find(r => r.comment.startsWith('new pos flows take'))!.table
 const hasDefaultVia = (d: DesiredState, gw: string) => d.routes.some(r => r.gateway === gw)
 
@@ -82,12 +93,7 @@ t.test('start programs the plan: every class on its first path', async t => {
 })
 
 t.test('carrier loss moves the class at once; the carrier returning restores the routes', async t => {
-  const h = harness()
-  const daemon = new EdgeDaemon(policy, h.deps)
-  await daemon.start()
-  h.advance(5000)
-  h.answering('a', 'b', 'c')
-  await daemon.evaluate()
+  const { h, daemon } = await runningWithEveryPathAnswering()
   const before = h.applied.length
 
   h.setLink(false)
@@ -115,12 +121,7 @@ t.test('carrier loss moves the class at once; the carrier returning restores the
 })
 
 t.test('an evaluation with nothing new applies nothing', async t => {
-  const h = harness()
-  const daemon = new EdgeDaemon(policy, h.deps)
-  await daemon.start()
-  h.advance(5000)
-  h.answering('a', 'b', 'c')
-  await daemon.evaluate()
+  const { h, daemon } = await runningWithEveryPathAnswering()
   const n = h.applied.length
   await daemon.evaluate()
   await daemon.evaluate()
