@@ -3,7 +3,7 @@
 // class must leave by the uplink its decision gives it, move when the decision changes, keep its
 // existing flows where they are while the old path is still in `keep` (sticky), move them when it
 // is not, and go nowhere when it has no path (fail closed).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -30,7 +30,7 @@ const site = buildSite(t, [POS, POS_NEW, VOIP, VOIP_NEW, GUEST, WEB])
 const session = openKernelSession(ownershipOf(policy.dataplane), () => undefined)
 t.teardown(() => session.close())
 const facts = uplinkFacts(policy, await session.kernel.facts())
-const steer = async (decisions: Decision[]): Promise<number> => {
+const steer = async (t: Test, decisions: Decision[]): Promise<number> => {
   const r = await session.reconciler.set(desired(policy, decisions, facts))
   t.same(r.failed.map(f => f.error.message), [], 'applied without failures')
   return r.ops.length
@@ -56,7 +56,7 @@ const guest = new Sender(site.guest)
 
 type Expect = Partial<Record<Provider, Partial<Record<number, number>>>>
 /** Waits until the providers' counters reach `expect` (packets cross veths asynchronously), then compares. */
-async function expectCounts(expect: Expect, what: string): Promise<void> {
+async function expectCounts(t: Test, expect: Expect, what: string): Promise<void> {
   const matches = (): boolean =>
     Object.entries(expect).every(([p, ports]) => Object.entries(ports ?? {}).every(([port, n]) => counts(site)[p as Provider][Number(port)] === n))
   for (let i = 0; i < 100 && !matches(); i++) await new Promise(r => setTimeout(r, 20))
@@ -70,12 +70,13 @@ const with_ = (changes: Record<string, Partial<Decision>>): Decision[] => init.m
 const on = (...paths: string[]): Decision['active'] => paths.map(path => ({ path, weight: 1 }))
 
 t.test('each class leaves by its uplink', async t => {
-  await steer(init)
+  await steer(t, init)
   await lan.send('10.42.0.10', 40001, POS, 5)
   await lan.send('10.42.0.20', 41000, VOIP, 5)
   await guest.send('10.142.0.10', 42000, GUEST, 5)
   for (let i = 0; i < 8; i++) await lan.send('10.42.0.20', 43000 + i, WEB, 1)
   await expectCounts(
+    t,
     { mpls: { [POS]: 5, [VOIP]: 0, [GUEST]: 0, [WEB]: 0 }, lte: { [POS]: 0, [VOIP]: 5, [GUEST]: 0 }, bb: { [POS]: 0, [VOIP]: 0, [GUEST]: 5 } },
     'initial',
   )
@@ -85,6 +86,7 @@ t.test('each class leaves by its uplink', async t => {
 
 t.test('a decision change moves new flows; sticky flows stay; evicted flows move', async t => {
   const ops = await steer(
+    t,
     with_({
       pos: { active: on('bb'), keep: ['bb'], reason: 'mpls down' },
       voip: { active: on('bb'), keep: ['lte', 'bb'], reason: 'lte brownout' },
@@ -96,6 +98,7 @@ t.test('a decision change moves new flows; sticky flows stay; evicted flows move
   await lan.send('10.42.0.20', 41000, VOIP, 5)
   await lan.send('10.42.0.20', 41001, VOIP_NEW, 5)
   await expectCounts(
+    t,
     {
       bb: { [POS_NEW]: 5, [POS]: 5, [VOIP_NEW]: 5, [VOIP]: 0 },
       mpls: { [POS]: 5, [POS_NEW]: 0 },
@@ -106,16 +109,16 @@ t.test('a decision change moves new flows; sticky flows stay; evicted flows move
   // The POS flow left un-NATed by MPLS; evicted, it came back as a new flow and is NATed on bb.
   t.match(sh('conntrack', '-L', '-p', 'udp', '--sport', '40001'), /dst=192\.0\.2\.2 sport=7001 dport=40001/, 'evicted POS flow re-NATed on bb')
 
-  await steer(with_({ pos: { active: on('bb'), keep: ['bb'] }, voip: { active: on('bb'), keep: ['bb'], reason: 'lte down' } }))
+  await steer(t, with_({ pos: { active: on('bb'), keep: ['bb'] }, voip: { active: on('bb'), keep: ['bb'], reason: 'lte down' } }))
   await lan.send('10.42.0.20', 41000, VOIP, 5)
-  await expectCounts({ bb: { [VOIP]: 5 }, lte: { [VOIP]: 10 } }, 'lte evicted: the long-running VoIP flow moved to bb, re-NATed (its conntrack entry was evicted)')
+  await expectCounts(t, { bb: { [VOIP]: 5 }, lte: { [VOIP]: 10 } }, 'lte evicted: the long-running VoIP flow moved to bb, re-NATed (its conntrack entry was evicted)')
 })
 
 t.test('a class with no path is dropped, never leaked through the main table', async t => {
   // The main table has a default route too: a leak would show up at the mpls provider.
   sh('ip', 'route', 'replace', 'default', 'via', '203.0.113.1')
   t.teardown(() => void run('ip', ['route', 'del', 'default']))
-  await steer(with_({ voip: { active: [], keep: [], reason: 'no path meets the SLA' } }))
+  await steer(t, with_({ voip: { active: [], keep: [], reason: 'no path meets the SLA' } }))
   const before = counts(site)
   await lan.send('10.42.0.20', 41000, VOIP, 5)
   await lan.send('10.42.0.20', 41002, VOIP_NEW, 5)
@@ -123,7 +126,7 @@ t.test('a class with no path is dropped, never leaked through the main table', a
   const after = counts(site)
   t.same(after, before, 'no provider saw a VoIP packet')
   await lan.send('10.42.0.10', 40003, POS_NEW, 2)
-  await expectCounts({ mpls: { [POS_NEW]: 2 } }, 'pos (back on its first path) still flows')
+  await expectCounts(t, { mpls: { [POS_NEW]: 2 } }, 'pos (back on its first path) still flows')
 })
 
 t.test('stop tears everything down', async t => {
