@@ -30,6 +30,7 @@ export class RtnlKernelPort implements KernelPort {
   private readonly transport: RtnlTransport
   private lock: Promise<unknown> = Promise.resolve()
   private watcher: RtNetlinkSocket | undefined
+  private readonly listeners = new Set<(e: KernelEvent) => void>()
 
   constructor(
     private readonly own: Ownership,
@@ -202,11 +203,25 @@ export class RtnlKernelPort implements KernelPort {
   }
 
   watch(listener: (e: KernelEvent) => void): () => void {
-    // A socket of its own, so notifications never interleave with our request/ACK traffic.
+    this.listeners.add(listener)
+    if (!this.watcher) this.watcher = this.openWatcher()
+    return () => {
+      this.listeners.delete(listener)
+      if (this.listeners.size === 0 && this.watcher) {
+        this.watcher.socket.close()
+        this.watcher = undefined
+      }
+    }
+  }
+
+  /** One notification socket for every listener, so notifications never interleave with our requests. */
+  private openWatcher(): RtNetlinkSocket {
     const w = createRtNetlink({ ref: true } as Parameters<typeof createRtNetlink>[0])
-    this.watcher = w
     for (const g of ['LINK', 'IPV4_IFADDR', 'IPV6_IFADDR', 'IPV4_RULE', 'IPV6_RULE', 'IPV4_ROUTE', 'IPV6_ROUTE'] as const) w.addMembership(g)
     const names = new Map<number, string>()
+    const emit = (e: KernelEvent): void => {
+      for (const l of [...this.listeners]) l(e)
+    }
     // The raw socket's messages keep their netlink type, which tells a deletion from an addition.
     w.socket.on('message', msgs => {
       for (const raw of msgs) {
@@ -220,26 +235,25 @@ export class RtnlKernelPort implements KernelPort {
           const index = m.data.index ?? -1
           const name = m.attrs.ifname ?? names.get(index) ?? ''
           names.set(index, name)
-          listener({ kind: 'link-changed', link: name })
+          emit({ kind: 'link-changed', link: name })
         } else if (m.kind === 'address') {
-          listener({ kind: 'address-changed', link: m.attrs.label ?? names.get(m.data.index ?? -1) ?? '' })
+          emit({ kind: 'address-changed', link: m.attrs.label ?? names.get(m.data.index ?? -1) ?? '' })
         } else if (m.kind === 'rule') {
           const rule = decodeRule(m, this.own)
-          if (rule) listener({ kind: raw.type === rt.MessageType.DELRULE ? 'rule-deleted' : 'rule-added', rule })
+          if (rule) emit({ kind: raw.type === rt.MessageType.DELRULE ? 'rule-deleted' : 'rule-added', rule })
         } else if (m.kind === 'route') {
           const route = decodeRoute(m, this.own, i => names.get(i))
-          if (route) listener({ kind: raw.type === rt.MessageType.DELROUTE ? 'route-deleted' : 'route-added', route })
+          if (route) emit({ kind: raw.type === rt.MessageType.DELROUTE ? 'route-deleted' : 'route-added', route })
         }
       }
     })
-    return () => {
-      w.socket.close()
-      if (this.watcher === w) this.watcher = undefined
-    }
+    return w
   }
 
   close(): void {
+    this.listeners.clear()
     this.watcher?.socket.close()
+    this.watcher = undefined
     this.socket.socket.close()
   }
 }

@@ -18,6 +18,9 @@ export class FakeKernel implements KernelPort, NftPort {
   /** Link name → up. Routes through a missing link fail ENODEV, through a down one ENETDOWN. */
   links = new Map<string, boolean>()
   nftTables = new Map<string, string>()
+  /** What facts() reports besides links: addresses per link, main-table default routes. */
+  addresses: KernelFacts['addresses'] = []
+  defaultRoutes: KernelFacts['defaultRoutes'] = []
   /** Kernel calls made, for counting. */
   calls = { apply: 0, ops: 0, nftLoads: 0 }
   private listeners: Array<(e: KernelEvent) => void> = []
@@ -88,7 +91,11 @@ export class FakeKernel implements KernelPort, NftPort {
   }
 
   async facts(): Promise<KernelFacts> {
-    return { links: [...this.links].map(([name, up], index) => ({ name, index: index + 1, up, carrier: up, mtu: 1500 })), addresses: [], defaultRoutes: [] }
+    return {
+      links: [...this.links].map(([name, up], index) => ({ name, index: index + 1, up, carrier: up, mtu: 1500 })),
+      addresses: [...this.addresses],
+      defaultRoutes: [...this.defaultRoutes],
+    }
   }
 
   watch(listener: (e: KernelEvent) => void): () => void {
