@@ -12,6 +12,7 @@ import { readAuthKeyFile } from '../probes/stamp/key-file.js'
 import { formatPolicyError } from './config/errors.js'
 import { readPolicy } from './config/load.js'
 import type { SitePolicy } from './config/policy.js'
+import { nodeTunnelManager, tunnelPlanOptions } from './dataplane/ipsec/node-tunnels.js'
 import { ownershipOf } from './dataplane/ports.js'
 import { openKernelSession } from './dataplane/session.js'
 import { serveControl } from './daemon/control-socket.js'
@@ -51,6 +52,9 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
   const session = openKernelSession(ownershipOf(policy.dataplane), (event, fields) => log.info(fields, event))
   session.reconciler.watch()
   const snapshotIntervalMs = Math.min(...policy.uplinks.map(u => probeInterval(policy, u)))
+  // IPsec tunnels: one kernel-libipsec charon per tunnel (edge/dataplane/ipsec), reading the policy in
+  // force on every set(), so a reload's new tunnels, LAN prefixes or secrets reach them.
+  const tunnels = nodeTunnelManager(() => policy, tunnelPlanOptions(policy, join(opts.stateDir, 'charon')), (level, fields, msg) => log[level](fields, msg))
   const daemon = new EdgeDaemon(policy, {
     now: monotonicMs,
     wallNow: Date.now,
@@ -65,6 +69,7 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
     log,
     onChanges: (changes, wallAt) => void decisionLog.record(changes, wallAt),
     ...(authKey ? { authKey } : {}),
+    tunnels,
   })
 
   let server: Server | undefined
@@ -77,6 +82,7 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
   } catch (err) {
     log.error({ err }, 'start-up failed')
     await daemon.stop(false).catch(() => undefined)
+    await tunnels.stop().catch(() => undefined)
     session.close()
     return 1
   }
@@ -105,6 +111,8 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
   })
   server?.close()
   await daemon.stop(opts.flushOnExit)
+  // charon runs as our child: left behind it would hold the ports and VICI sockets the next start needs.
+  await tunnels.stop().catch(err => log.error({ err }, 'stopping the IPsec tunnels failed'))
   session.close()
   return 0
 }

@@ -1,15 +1,18 @@
 // The whole simulated branch on the host kernel: the lab topology, STAMP reflectors at the far ends,
-// and the real edge daemon running the lab policy inside the edge namespace. `npm run lab` and the
+// the hub's IPsec responders for the edge's tunnels (hub-ipsec.ts, with a PSK the lab writes into its
+// work dir), and the real edge daemon running the lab policy inside the edge namespace. `npm run lab` and the
 // daemon tests both drive it. Every process it starts runs inside a lab namespace and is stopped by
 // stop(), which also tears the namespaces down.
+import { randomBytes } from 'node:crypto'
 import { writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { askControl } from '../../edge/daemon/control-socket.js'
 import type { StatusReport } from '../../edge/daemon/status.js'
 import type { CommandRunner } from './command-runner.js'
+import { startHubResponders, type HubResponders } from './hub-ipsec.js'
 import { buildLab, teardownLab, type Lab } from './lab-network.js'
-import { labPolicy, type LabPolicyOptions } from './lab-policy.js'
+import { LAB_EDGE_ID, LAB_ESP_PROPOSALS, LAB_HUB_ID, LAB_IKE_PROPOSALS, LAB_TUNNELS, labPolicy, type LabPolicyOptions, type LabTunnelName } from './lab-policy.js'
 import type { LongRunningProcess, SpawnLongRunning } from './long-running-process.js'
 import { retailBranch, type NodeName } from './topology.js'
 
@@ -53,6 +56,9 @@ export interface Branch {
   readonly daemonLog: string[]
   /** The daemon's process id (\`ip netns exec\` execs it in place), for resource figures. */
   readonly daemonPid: number | undefined
+  /** The hub's IPsec responders (one charon per edge tunnel), and what their charons logged. */
+  readonly hub: HubResponders
+  readonly hubLog: string[]
   status(): Promise<StatusReport>
   waitForStatus(predicate: (s: StatusReport) => boolean, timeoutMs: number, what: string): Promise<StatusReport>
   startSink(node: NodeName, address: string, port: number): Promise<Sink>
@@ -64,6 +70,11 @@ export interface Branch {
   stop(): Promise<void>
 }
 
+/** The store segment's /24 from its gateway address (the lab policy's store prefix). */
+function labPolicyStorePrefix(gateway: string): string {
+  return `${gateway.replace(/\.\d+$/, '.0')}/24`
+}
+
 export class BranchTimeout extends Error {
   override readonly name = 'BranchTimeout'
 }
@@ -73,8 +84,13 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
   await mkdir(options.workDir, { recursive: true })
   const policyFile = join(options.workDir, 'policy.yaml')
   const socket = join(options.workDir, 'edge.sock')
-  await writeFile(policyFile, labPolicy(topology, options.policy))
+  const pskFile = join(options.workDir, 'dc1.psk')
+  const psk = randomBytes(24).toString('base64url')
+  await writeFile(pskFile, `${psk}\n`, { mode: 0o600 })
+  await writeFile(policyFile, labPolicy(topology, { pskFile, ...options.policy }))
   const lab = await buildLab(topology, deps.run)
+  let hub: HubResponders | undefined
+  const hubLog: string[] = []
   const processes: LongRunningProcess[] = []
   const inNode = (node: NodeName, argv: string[]): LongRunningProcess => {
     const p = deps.spawn(['ip', 'netns', 'exec', topology.namespaces[node], ...argv])
@@ -86,10 +102,51 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
     for (const p of processes.reverse()) p.kill('SIGTERM')
     await Promise.all(processes.map(p => Promise.race([p.exited.catch(() => null), deps.sleep(5000)])))
     for (const p of processes) p.kill('SIGKILL')
+    await hub?.stop().catch(() => undefined)
     await teardownLab(options.prefix, deps.run)
   }
   try {
-    for (const [node, address] of [['inet', topology.addresses.internetHost], ['hub', topology.addresses.hubMpls]] as const) {
+    const store = labPolicyStorePrefix(topology.addresses.storeGateway)
+    hub = await startHubResponders(
+      {
+        netns: topology.namespaces.hub,
+        runDir: join(options.workDir, 'hub'),
+        ikePortBase: 15_500,
+        // Both tunnels end at the hub's one public address: a DNAT per edge address picks the responder.
+        publicPorts: true,
+        ...(process.env['SDWAN_LAB_HUB_LOGLEVEL'] ? { logLevel: Number(process.env['SDWAN_LAB_HUB_LOGLEVEL']) } : {}),
+        onLog: (tunnel, line) => {
+          hubLog.push(`${tunnel} ${line}`)
+          hubLog.splice(0, Math.max(0, hubLog.length - 500))
+        },
+        tunnels: (Object.keys(LAB_TUNNELS) as LabTunnelName[]).map(name => {
+          const t = LAB_TUNNELS[name]
+          return {
+            name,
+            edgeAddress: topology.uplinks[t.uplink].address,
+            hubAddress: topology.addresses.hubPublic,
+            edgeId: LAB_EDGE_ID,
+            hubId: LAB_HUB_ID,
+            psk,
+            hubInner: `${t.hubInner}/30`,
+            edgeInner: t.edgeInner.split('/')[0]!,
+            hubPrefixes: ['10.20.0.0/16'],
+            edgePrefixes: [store],
+            ikeProposals: LAB_IKE_PROPOSALS,
+            espProposals: LAB_ESP_PROPOSALS,
+          }
+        }),
+      },
+      deps.run,
+    )
+    // STAMP reflectors: the internet host and the hub's MPLS address for direct paths, the hub's inner
+    // address of each tunnel for the tunnel paths (the probes cross the tunnel).
+    const reflectors: Array<readonly [NodeName, string]> = [
+      ['inet', topology.addresses.internetHost],
+      ['hub', topology.addresses.hubMpls],
+      ...Object.values(LAB_TUNNELS).map(t => ['hub', t.hubInner] as const),
+    ]
+    for (const [node, address] of reflectors) {
       inNode(node, [process.execPath, '--import', TSX, CLI, 'reflect', '--address', address, '--port', '862', '--rate', '1000'])
     }
     const daemon = inNode('edge', [
@@ -133,6 +190,8 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
       socket,
       daemonLog,
       daemonPid: daemon.pid,
+      hub,
+      hubLog,
       status,
       waitForStatus,
       async startSink(node, address, port) {

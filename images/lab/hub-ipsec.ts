@@ -1,9 +1,10 @@
 // The lab hub's side of the edge's IPsec tunnels: one kernel-libipsec responder charon per tunnel in the
 // hub namespace (libipsec has one TUN per charon, and the hub must know which tunnel a packet came in on),
 // each on IKE ports of its own. Test infrastructure: a real hub runs kernel ESP with xfrm interfaces.
-//   - Ports: the edge talks to the hub's standard port (500, floating to 4500). Where tunnels come from
-//     different edge addresses, a DNAT per source address steers each to its responder's own ports
-//     (`publicPorts`); otherwise the edge is told the responder ports directly.
+//   - Ports: the edge talks to the hub's standard port 4500 (IKE and ESP, node-tunnels.ts). Where tunnels
+//     come from different edge addresses, a DNAT per source address steers each to its responder's own
+//     IKE port (`publicPorts`); otherwise the edge is told the responder ports directly. Any port but 500
+//     carries the non-ESP marker in strongSwan's socket-default, so 4500 → 155xx keeps both ends agreeing.
 //   - Routes: each responder's libipsec installs routes to the edge's selectors (branch LAN, edge inner
 //     address) in a table of its own, looked up only for packets carrying the tunnel's mark.
 //   - Return traffic stays on the tunnel it came in on: packets arriving from a responder's TUN set the
@@ -44,16 +45,18 @@ export interface HubResponderOptions {
   readonly tunnels: readonly HubTunnel[]
   /** Responder i listens on ikePortBase + 2i (IKE) and + 2i + 1 (NAT-T). */
   readonly ikePortBase: number
-  /** DNAT the standard ports 500/4500 from each tunnel's edge address to its responder. */
+  /** DNAT the standard port 4500 from each tunnel's edge address to its responder. */
   readonly publicPorts: boolean
   /** Mark and table of responder i: markBase + i, tableBase + i. */
   readonly markBase?: number
   readonly tableBase?: number
   readonly onLog?: (tunnel: string, line: string) => void
+  /** charon's filelog level (charon-config.ts). */
+  readonly logLevel?: number
 }
 
 export interface HubResponders {
-  /** IKE port the edge must use for a tunnel (500 with publicPorts). */
+  /** IKE port the edge must use for a tunnel (4500 with publicPorts). */
   edgeFacingPort(tunnel: string): number
   pid(tunnel: string): number | undefined
   stop(): Promise<void>
@@ -71,7 +74,7 @@ export async function startHubResponders(options: HubResponderOptions, run: Comm
   const stop = async (): Promise<void> => {
     for (const c of clients) c.close()
     await Promise.all(supervisors.map(s => s.stop()))
-    await run({ argv: ['ip', 'netns', 'exec', options.netns, 'nft', 'delete', 'table', 'inet', NFT_TABLE] })
+    for (const family of ['inet', 'ip']) await run({ argv: ['ip', 'netns', 'exec', options.netns, 'nft', 'delete', 'table', family, NFT_TABLE] })
   }
   try {
     const tuns: string[] = []
@@ -89,6 +92,7 @@ export async function startHubResponders(options: HubResponderOptions, run: Comm
           routingTablePrio: tableBase + i,
           installRoutes: true,
           routeRuleFwmark: `0x${(markBase + i).toString(16)}/0xffffffff`,
+          ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
         },
         { spawn: nodeSpawnCharon, writeFile: (p, text) => writeFile(p, text), connectVici: unixSocketConnect, timers: realTimers, now: () => performance.now(), env: process.env },
         { onLog: line => options.onLog?.(t.name, line) },
@@ -104,7 +108,7 @@ export async function startHubResponders(options: HubResponderOptions, run: Comm
       const rendered = renderTunnel({
         name: t.name,
         local: { address: t.hubAddress, ikePort, id: t.hubId },
-        remote: { address: t.edgeAddress, ikePort: 500, id: t.edgeId },
+        remote: { address: t.edgeAddress, ikePort: 4500, id: t.edgeId },
         auth: { kind: 'psk', secret: t.psk },
         localTs: [...t.hubPrefixes, host(t.hubInner)],
         remoteTs: [...t.edgePrefixes, host(t.edgeInner)],
@@ -128,18 +132,17 @@ export async function startHubResponders(options: HubResponderOptions, run: Comm
       '    type route hook output priority mangle; policy accept;',
       '    ct mark != 0 meta mark set ct mark',
       '  }',
+      '}',
       ...(options.publicPorts
         ? [
-            '  chain dnat {',
+            `table ip ${NFT_TABLE} {`,
+            '  chain to_responders {',
             '    type nat hook prerouting priority dstnat; policy accept;',
-            ...options.tunnels.flatMap((t, i) => [
-              `    ip saddr ${t.edgeAddress} ip daddr ${t.hubAddress} udp dport 500 dnat ip to ${t.hubAddress}:${options.ikePortBase + 2 * i}`,
-              `    ip saddr ${t.edgeAddress} ip daddr ${t.hubAddress} udp dport 4500 dnat ip to ${t.hubAddress}:${options.ikePortBase + 2 * i + 1}`,
-            ]),
+            ...options.tunnels.map((t, i) => `    ip saddr ${t.edgeAddress} ip daddr ${t.hubAddress} udp dport 4500 dnat to ${t.hubAddress}:${options.ikePortBase + 2 * i}`),
             '  }',
+            '}',
           ]
         : []),
-      '}',
     ].join('\n')
     await runChecked(run, { argv: ['ip', 'netns', 'exec', options.netns, 'nft', '-f', '-'], input: ruleset })
   } catch (err) {
@@ -148,7 +151,7 @@ export async function startHubResponders(options: HubResponderOptions, run: Comm
   }
   const index = (tunnel: string) => options.tunnels.findIndex(t => t.name === tunnel)
   return {
-    edgeFacingPort: tunnel => (options.publicPorts ? 500 : options.ikePortBase + 2 * index(tunnel)),
+    edgeFacingPort: tunnel => (options.publicPorts ? 4500 : options.ikePortBase + 2 * index(tunnel)),
     pid: tunnel => supervisors[index(tunnel)]?.pid,
     stop,
   }

@@ -1,9 +1,27 @@
 // The site policy the lab's edge runs, made from the lab topology so addresses live in one place. Pure:
-// returns the YAML text (the daemon reads a file, as on a real box). Direct-internet paths over the three
-// providers; the test harness can tighten the failover timers so scenarios stay short.
+// returns the YAML text (the daemon reads a file, as on a real box). The seed's story: POS rides IPsec to
+// the data centre over broadband, fails over to IPsec over LTE and never leaves in the clear (no direct
+// path: with both tunnels down it is dropped); VoIP and guest go straight out (guest never into a tunnel);
+// ERP rides MPLS. The test harness can tighten the failover timers so scenarios stay short.
 import type { Topology } from './topology.js'
 
+/** The lab's IPsec tunnels to hub dc1, one per internet uplink; hub-ipsec.ts answers for them. */
+export const LAB_TUNNELS = {
+  'dc1-bb': { uplink: 'bb', edgeInner: '10.255.0.2/30', hubInner: '10.255.0.1' },
+  'dc1-lte': { uplink: 'lte', edgeInner: '10.255.0.6/30', hubInner: '10.255.0.5' },
+} as const
+export type LabTunnelName = keyof typeof LAB_TUNNELS
+export const LAB_EDGE_ID = 'lab-edge.example'
+export const LAB_HUB_ID = 'dc1.lab.example'
+/** strongSwan proposals within the plugin set charon-config.ts loads (no openssl: no GCM, no ECP). */
+export const LAB_IKE_PROPOSALS = ['aes256-sha256-x25519'] as const
+export const LAB_ESP_PROPOSALS = ['aes256-sha256'] as const
+/** The DC payment service's UDP port. */
+export const LAB_POS_PORT = 7000
+
 export interface LabPolicyOptions {
+  /** The PSK file both tunnels name (the lab writes it into its work dir). */
+  pskFile?: string
   /** Probe interval on the unmetered uplinks (ms). */
   intervalMs?: number
   failover?: { holdDownMs?: number; failbackDelayMs?: number; brownoutConfirmMs?: number }
@@ -13,6 +31,15 @@ export interface LabPolicyOptions {
 export function labPolicy(topology: Topology, options: LabPolicyOptions = {}): string {
   const { bb, lte, mpls } = topology.uplinks
   const a = topology.addresses
+  const psk = options.pskFile ?? '/etc/sdwan-edge/psk/dc1'
+  const tunnel = (name: LabTunnelName) => {
+    const t = LAB_TUNNELS[name]
+    return (
+      `  - { name: ${name}, type: ipsec, hub: dc1, uplink: ${t.uplink}, inner: { local: ${t.edgeInner}, remote: ${t.hubInner} }, ` +
+      `remotePrefixes: [${a.hubService.replace(/\.\d+\.\d+$/, '.0.0')}/16], ipsec: { auth: { pskFile: ${psk} }, ` +
+      `ikeProposals: [${LAB_IKE_PROPOSALS.join(', ')}], espProposals: [${LAB_ESP_PROPOSALS.join(', ')}], dpdDelayS: 2 } }`
+    )
+  }
   const f = { holdDownMs: 10000, failbackDelayMs: 30000, brownoutConfirmMs: 2000, ...options.failover }
   const failover = `{ holdDownMs: ${f.holdDownMs}, failbackDelayMs: ${f.failbackDelayMs}, brownoutConfirmMs: ${f.brownoutConfirmMs} }`
   const uplink = (name: string, kind: string, u: typeof bb, extra = '') =>
@@ -21,7 +48,7 @@ export function labPolicy(topology: Topology, options: LabPolicyOptions = {}): s
 version: 1
 serial: ${options.serial ?? 1}
 site: { id: lab-store, name: Lab retail store }
-device: { id: lab-edge }
+device: { id: ${LAB_EDGE_ID} }
 lan:
   - { name: store, interface: br-store, prefixes: [${a.storeGateway.replace(/\.1$/, '.0')}/24] }
   - { name: guest, interface: br-guest, prefixes: [${a.guestGateway.replace(/\.1$/, '.0')}/24], isolated: true }
@@ -29,11 +56,17 @@ uplinks:
 ${uplink('bb', 'broadband', bb)}
 ${uplink('lte', 'lte', lte, ', metered: true')}
 ${uplink('mpls', 'mpls', mpls)}
+hubs:
+  - { name: dc1, addresses: [${a.hubPublic}], ikeId: ${LAB_HUB_ID} }
+tunnels:
+${tunnel('dc1-bb')}
+${tunnel('dc1-lte')}
 classes:
   - name: pos
-    match: [{ segments: [store], destinationPrefixes: [${a.internetHost}/32], protocol: udp, ports: [7000] }]
+    match: [{ segments: [store], destinationPrefixes: [${a.hubService}/32], protocol: udp, ports: [${LAB_POS_PORT}] }]
     sla: { maxLatencyMs: 150, maxLossPct: 2 }
-    paths: [bb, lte]
+    paths: [dc1-bb, dc1-lte]
+    whenNoPath: drop
     failover: ${failover}
   - name: voip
     match: [{ segments: [store], protocol: udp, ports: [5060, "10000-20000"] }]

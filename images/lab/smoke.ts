@@ -1,7 +1,9 @@
 // `npm run lab -- --smoke`: the lab branch, non-interactive. Each class's traffic must leave by the path
-// the policy gives it (seen at the far side by its source address, or by where it can arrive at all);
-// then broadband is blacked out and POS must move to LTE. One line per check, then a verdict.
+// the policy gives it (seen at the far side by its source address, or by where it can arrive at all;
+// POS by the tunnel the daemon reports and ESP-in-UDP counted on the broadband provider); then broadband
+// is blacked out and POS must move to the tunnel over LTE. One line per check, then a verdict.
 import type { Branch, Sink } from './branch.js'
+import { LAB_POS_PORT } from './lab-policy.js'
 
 export interface SmokeCheck {
   name: string
@@ -36,15 +38,25 @@ export async function runSmoke(branch: Branch, report: (c: SmokeCheck) => void):
     return s.paths.map(p => `${p.name} ${p.rttMs ?? '-'} ms`).join(', ')
   })
   if (!ready) return checks
-  sinks.pos = await branch.startSink('inet', a.internetHost, 7000)
+  sinks.pos = await branch.startSink('hub', a.hubService, LAB_POS_PORT)
   sinks.voip = await branch.startSink('inet', a.internetHost, 5060)
   sinks.guest = await branch.startSink('inet', a.internetHost, 7001)
   sinks.erp = await branch.startSink('hub', a.hubService, 7002)
-  branch.startFlow('pos', a.internetHost, 7000, 42001, 20, 'POS')
+  branch.startFlow('pos', a.hubService, LAB_POS_PORT, 42001, 20, 'POS')
   branch.startFlow('voip', a.internetHost, 5060, 5060, 20, 'VOIP')
   branch.startFlow('guest', a.internetHost, 7001, 42003, 20, 'GUEST')
   branch.startFlow('pos', a.hubService, 7002, 42004, 20, 'ERP')
-  await check('POS leaves by broadband', () => arrives(sinks.pos!, 'POS', via.bb, 'POS via bb'))
+  const posActive = async (path: string): Promise<void> => {
+    await branch.waitForStatus(s => s.classes.find(c => c.name === 'pos')?.active[0] === path, 10_000, `POS on ${path}`)
+  }
+  await check('POS reaches the data centre through IPsec over broadband', async () => {
+    await posActive('dc1-bb')
+    const before = await branch.lab.counters('bb')
+    const got = await arrives(sinks.pos!, 'POS', a.clients.pos, 'POS at the DC', sinks.pos!.arrivals.length)
+    const after = await branch.lab.counters('bb')
+    if (after.fromEdge <= before.fromEdge) throw new Error(`${got}, but the broadband provider forwarded nothing from the edge`)
+    return `${got} (not NATed: it came through the tunnel); the daemon has POS on dc1-bb`
+  })
   await check('VoIP leaves by LTE', () => arrives(sinks.voip!, 'VOIP', via.lte, 'VoIP via lte'))
   await check('guest leaves by broadband, straight to the internet', () => arrives(sinks.guest!, 'GUEST', via.bb, 'guest via bb'))
   await check('ERP reaches the data centre over MPLS', async () => {
@@ -54,12 +66,16 @@ export async function runSmoke(branch: Branch, report: (c: SmokeCheck) => void):
     if (after.fromEdge <= before.fromEdge) throw new Error(`${got}, but the MPLS provider forwarded nothing from the edge`)
     return `${got}; MPLS forwarded ${after.fromEdge - before.fromEdge} packets from the edge meanwhile`
   })
-  await check('broadband blackout moves POS to LTE', async () => {
-    const mark = sinks.pos!.arrivals.length
+  await check('broadband blackout moves POS to IPsec over LTE', async () => {
     const cut = Date.now()
     await branch.lab.impair('bb', { kind: 'blackout' })
-    const hit = await sinks.pos!.waitFor(x => x.payload.startsWith('POS ') && x.source === via.lte, 10_000, 'POS via lte after the blackout', mark)
-    return `first POS packet via LTE ${hit.at - cut} ms after the cut`
+    await posActive('dc1-lte')
+    const mark = sinks.pos!.arrivals.length
+    const before = await branch.lab.counters('lte')
+    const hit = await sinks.pos!.waitFor(x => x.payload.startsWith('POS '), 10_000, 'POS at the DC after the blackout', mark)
+    const after = await branch.lab.counters('lte')
+    if (after.fromEdge <= before.fromEdge) throw new Error('POS arrived, but the LTE provider forwarded nothing from the edge')
+    return `POS on dc1-lte; a POS packet at the DC ${hit.at - cut} ms after the cut`
   })
   await branch.lab.restore('bb')
   return checks

@@ -44,7 +44,10 @@ export function tunnelPlanOptions(policy: SitePolicy, runDir: string, overrides:
   return {
     runDir,
     ikePortBase: 14_500,
-    hubIkePort: () => 500,
+    // libipsec always runs ESP in UDP, so IKE starts on 4500 (RFC 7296 §2.23, with the non-ESP marker):
+    // no float from 500, and one port carries IKE and ESP for the tunnel's life. socket-default decides
+    // marker or not by whether the peer port is 500, so both ends agree whatever ports they listen on.
+    hubIkePort: () => 4500,
     anchorTable: slot => tables.to - slot,
     anchorRulePriority: slot => rulePriorities.from - 1 - slot,
     retransmit: { tries: 3, timeoutS: 1, base: 1.4 },

@@ -13,8 +13,8 @@ export interface TunnelPlanOptions {
   readonly runDir: string
   /** Slot s gets IKE port base + 2s and NAT-T port base + 2s + 1. */
   readonly ikePortBase: number
-  /** The hub's IKE port for a tunnel; a real hub listens on 500 (and both ends float to 4500 under the
-   *  forced UDP encapsulation). Per tunnel so test hubs can run one libipsec responder per tunnel. */
+  /** The hub's IKE port for a tunnel (4500 for a real hub, see node-tunnels.ts). Per tunnel so test hubs
+   *  can run one libipsec responder per tunnel on ports of its own. */
   readonly hubIkePort: (tunnel: string) => number
   /** The table libipsec's own routes go to for slot s, and the priority of the rule charon adds for it. */
   readonly anchorTable: (slot: number) => number

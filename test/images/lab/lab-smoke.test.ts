@@ -1,5 +1,6 @@
 // The README's main job, non-interactively: `npm run lab -- --smoke` builds the lab branch, checks each
-// class's path, blacks out broadband, checks POS moves, tears down, and says PASS.
+// class's path (POS through IPsec to the data centre), blacks out broadband, checks POS moves to the
+// tunnel over LTE, tears down, and says PASS.
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
@@ -13,7 +14,13 @@ t.test('npm run lab -- --smoke passes and cleans up', { skip: hostLabSkip() }, a
   const r = spawnSync('npm', ['run', '--silent', 'lab', '--', '--smoke', '--prefix', prefix], { cwd: root, encoding: 'utf8', timeout: 240_000 })
   t.equal(r.status, 0, r.stdout + r.stderr)
   t.match(r.stdout, /^lab smoke: PASS \(6 checks\)$/m)
-  for (const check of ['POS leaves by broadband', 'VoIP leaves by LTE', 'guest leaves by broadband', 'ERP reaches the data centre over MPLS', 'broadband blackout moves POS to LTE']) {
+  for (const check of [
+    'POS reaches the data centre through IPsec over broadband',
+    'VoIP leaves by LTE',
+    'guest leaves by broadband',
+    'ERP reaches the data centre over MPLS',
+    'broadband blackout moves POS to IPsec over LTE',
+  ]) {
     t.match(r.stdout, new RegExp(`^ok   ${check}`, 'm'))
   }
   const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout
