@@ -126,39 +126,61 @@ export class Delivery {
     )
   }
 
+  /**
+   * Sends the spool over `connection`, two windows deep: while one window's PUBACKs are awaited the next
+   * is already on the wire, so a round trip per window does not stall the replay. Windows are acked in
+   * order, each only once all its PUBACKs arrived.
+   */
   private async drain(connection: MqttConnection): Promise<void> {
+    let waiting: { lastSeq: number; size: number; results: Promise<PromiseSettledResult<void>[]> } | undefined
     try {
       for (;;) {
         if (this.connection !== connection) return
+        const sentThrough = waiting?.lastSeq ?? 0
+        const inFlight = waiting?.size ?? 0
         const batch = await this.serial(async () => {
-          const records = await this.spool.peek(DRAIN_WINDOW)
-          if (records.length === 0 && this.connection === connection) this.direct = true
+          const records = await this.spool.peek(DRAIN_WINDOW, sentThrough, inFlight)
+          if (records.length === 0 && !waiting && this.connection === connection) this.direct = true
           return records
         })
-        if (batch.length === 0) {
+        if (batch.length === 0 && !waiting) {
           this.hooks.onDrained?.()
           return
         }
-        const results = await Promise.allSettled(
-          batch.map(r => connection.publish(r.topic, r.payload, { qos: 1, retain: r.retain, contentType: 'application/json' })),
-        )
-        const lost = results.some(r => r.status === 'rejected' && !(r.reason instanceof MqttRefused))
-        if (lost) return // the connection went; the window stays in the spool and is sent again
-        for (const r of results) {
-          if (r.status === 'fulfilled') this.counters.delivered++
-          else {
-            this.counters.refusedByBroker++
-            this.hooks.onError?.(r.reason as Error)
-          }
-        }
-        // A drain left over from a lost connection must not ack: a newer drain may have peeked the same
-        // records, and acking twice would skip records nobody sent. Its records simply go out again.
-        await this.serial(async () => {
-          if (this.connection === connection) await this.spool.ack(batch[batch.length - 1]!.seq)
-        })
+        const sending =
+          batch.length === 0
+            ? undefined
+            : {
+                lastSeq: batch[batch.length - 1]!.seq,
+                size: batch.length,
+                results: Promise.allSettled(batch.map(r => connection.publish(r.topic, r.payload, { qos: 1, retain: r.retain, contentType: 'application/json' }))),
+              }
+        if (waiting && !(await this.acknowledge(connection, waiting))) return
+        waiting = sending
       }
     } catch (error) {
       this.hooks.onError?.(error as Error)
     }
+  }
+
+  /** Waits for a window's PUBACKs and acks it in the spool; false when the connection went meanwhile. */
+  private async acknowledge(connection: MqttConnection, window: { lastSeq: number; results: Promise<PromiseSettledResult<void>[]> }): Promise<boolean> {
+    const results = await window.results
+    // The connection went: the window stays in the spool and is sent again on the next one.
+    if (results.some(r => r.status === 'rejected' && !(r.reason instanceof MqttRefused))) return false
+    for (const r of results) {
+      if (r.status === 'fulfilled') this.counters.delivered++
+      else {
+        this.counters.refusedByBroker++
+        this.hooks.onError?.(r.reason as Error)
+      }
+    }
+    // A drain left over from a lost connection must not ack: a newer drain may have peeked the same
+    // records, and acking would skip records nobody sent on the new connection. They go out again.
+    return this.serial(async () => {
+      if (this.connection !== connection) return false
+      await this.spool.ack(window.lastSeq)
+      return true
+    })
   }
 }

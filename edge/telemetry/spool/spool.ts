@@ -115,10 +115,15 @@ export class Spool {
     return 'stored'
   }
 
-  /** Up to `max` of the oldest undelivered records, in production order; they stay until `ack`. */
-  async peek(max: number): Promise<QueuedRecord[]> {
-    const [metrics, events] = await Promise.all([this.logs.metric.head(max), this.logs.event.head(max)])
-    return mergeBySeq(metrics, events, max).map(({ record, recordClass }) => ({ seq: record.seq, topic: record.topic, payload: record.payload, retain: record.retain, recordClass }))
+  /**
+   * Up to `max` of the oldest undelivered records with seq > `afterSeq`, in production order; they stay
+   * until `ack`. `afterSeq` skips a window already on the wire; at most `inFlight` records are skipped.
+   */
+  async peek(max: number, afterSeq = 0, inFlight = 0): Promise<QueuedRecord[]> {
+    const reach = max + inFlight
+    const [metrics, events] = await Promise.all([this.logs.metric.head(reach), this.logs.event.head(reach)])
+    const after = (records: readonly BufferedRecord[]) => records.filter(r => r.seq > afterSeq)
+    return mergeBySeq(after(metrics), after(events), max).map(({ record, recordClass }) => ({ seq: record.seq, topic: record.topic, payload: record.payload, retain: record.retain, recordClass }))
   }
 
   /**
