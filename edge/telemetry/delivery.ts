@@ -2,8 +2,9 @@
 //
 // Two modes. Direct: connected and the spool is empty — records are published at once with QoS 1 and
 // remembered until their PUBACK. Spooling: not connected, or the spool still holds records — new
-// records are appended to the spool, and while connected the spool is drained oldest first, a window at
-// a time, each window acknowledged in the spool only after every PUBACK in it arrived. When the spool
+// records are appended to the spool, and while connected the spool is drained oldest first, in windows
+// (two on the wire at a time), each acknowledged in the spool only after every PUBACK in it arrived. One
+// connection carries them in order (MQTT 5 §4.6, ordered topics). When the spool
 // runs empty the mode returns to direct. When a connection is lost, the direct records still waiting for
 // a PUBACK go back into the spool first, ahead of anything produced later, so production order holds
 // (the broker may then see some of them twice: QoS 1 is at least once, MQTT 5 §4.3.2).
