@@ -11,6 +11,7 @@ import { diff } from './diff.js'
 import { describeOp, describeRoute, describeRule, isNftOp, routeBody, routeKey, ruleKey, type ActualState, type KernelOp, type NftOp, type Op } from './ops.js'
 import type { ConntrackPort, KernelEvent, KernelPort, NftPort, Ownership } from './ports.js'
 import { fold, foldAll } from './reached.js'
+import { pathValue } from './marks.js'
 
 export interface ApplyReport {
   /** Every op attempted, in order. */
@@ -135,22 +136,30 @@ export class Reconciler {
   }
 
   /**
-   * For each sticky rule removed (a path left a class's `keep`), evicts that class's flows on that
-   * path from conntrack — unless the class's new flows take the same path anyway.
+   * Evicts from conntrack the flows of each (class, path) pair that lost its route: a sticky rule
+   * removed (the path left the class's `keep`), or a class rule moved off a path the class is not
+   * sticky on — unless the new rules still send that pair's flows the same way.
    */
   private async evict(want: DesiredState, ops: Op[], failed: ApplyReport['failed']): Promise<void> {
     const conntrack = this.deps.conntrack
     if (!conntrack) return
     const m = want.marks
+    const pathByTable = new Map(want.paths.map(p => [p.table, p]))
     const done = new Set<number>()
     for (const op of ops) {
-      if (op.kind !== 'del-rule' || op.rule.fwmask !== m.mask || op.rule.fwmark === undefined) continue
-      if (failed.some(f => f.op === op)) continue
-      const mark = op.rule.fwmark
+      if (op.kind !== 'del-rule' || op.rule.fwmark === undefined || failed.some(f => f.op === op)) continue
+      const path = pathByTable.get(op.rule.table)
+      if (!path || path.kind === 'drop') continue
+      let mark: number
+      if (op.rule.fwmask === m.mask) mark = op.rule.fwmark
+      else if (op.rule.fwmask === m.classMask) mark = (op.rule.fwmark | pathValue(m, path.id)) >>> 0
+      else continue
       if (done.has(mark)) continue
       done.add(mark)
       const classBits = (mark & m.classMask) >>> 0
-      const stays = want.rules.some(r => r.fwmask === m.classMask && r.fwmark === classBits && r.table === op.rule.table)
+      const stays = want.rules.some(
+        r => (r.fwmask === m.mask && r.fwmark === mark) || (r.fwmask === m.classMask && r.fwmark === classBits && r.table === path.table),
+      )
       if (stays) continue
       try {
         const n = await conntrack.evict(mark, m.mask)
