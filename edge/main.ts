@@ -83,6 +83,7 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
     log.error({ err }, 'start-up failed')
     await daemon.stop(false).catch(() => undefined)
     await tunnels.stop().catch(() => undefined)
+    tunnels.close()
     session.close()
     return 1
   }
@@ -113,6 +114,7 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
   await daemon.stop(opts.flushOnExit)
   // charon runs as our child: left behind it would hold the ports and VICI sockets the next start needs.
   await tunnels.stop().catch(err => log.error({ err }, 'stopping the IPsec tunnels failed'))
+  tunnels.close()
   session.close()
   return 0
 }

@@ -29,7 +29,9 @@ export function nodeTunnelManager(
     connectVici: unixSocketConnect,
     devices: new RtnlTunDevicePort(),
     timers: realTimers,
-    initiateBackoff: { initialMs: 250, maxMs: 10_000 },
+    // The first retry comes quickly: right after the TUN is adopted, charon may not yet have seen the route
+    // anchor's RTM_NEWLINK, and libipsec's route install (hence the CHILD_SA) fails once.
+    initiateBackoff: { initialMs: 50, maxMs: 10_000 },
     log,
   })
 }

@@ -65,6 +65,11 @@ export class IpsecTunnelManager {
     return this.serial(() => this.converge([]))
   }
 
+  /** Releases the netlink socket (it would keep the process alive); call after stop(). */
+  close(): void {
+    this.deps.devices.close()
+  }
+
   private serial<T>(work: () => Promise<T>): Promise<T> {
     const run = this.queue.then(work)
     this.queue = run.catch(() => undefined)

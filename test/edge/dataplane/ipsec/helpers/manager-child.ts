@@ -47,4 +47,5 @@ for await (const line of createInterface({ input: process.stdin })) {
   }
   if (command === 'stop') break
 }
+manager.close()
 process.exit(0)
