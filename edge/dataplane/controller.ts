@@ -8,9 +8,16 @@ import { isDeepStrictEqual } from 'node:util'
 import type { SitePolicy } from '../config/policy.js'
 import { desired } from './desired.js'
 import { uplinkFacts } from './facts.js'
+import { policyHasDomains } from './dns/domains.js'
 import type { Decision, Facts } from './model.js'
 import type { KernelPort } from './ports.js'
 import type { ApplyReport, DataplaneLog, Reconciler } from './reconciler.js'
+
+/** Something that learns domain-set elements while a policy with `domains` selectors is active. */
+export interface DomainLearner {
+  start(): Promise<void>
+  stop(): void
+}
 
 export class DataplaneController {
   private policy: SitePolicy | undefined
@@ -19,11 +26,14 @@ export class DataplaneController {
   private unwatch: (() => void) | undefined
   private refreshing: Promise<void> | undefined
   private refreshAgain = false
+  private learner: DomainLearner | undefined
 
   constructor(
     private readonly kernel: KernelPort,
     private readonly reconciler: Reconciler,
     private readonly log: DataplaneLog,
+    /** Builds the DNS snooper for a policy that has domain selectors (dns/snooper.ts). */
+    private readonly learnerFor?: (policy: SitePolicy) => DomainLearner,
   ) {}
 
   /** Programs `policy` with `decisions`, then keeps it programmed (restores, fact changes). */
@@ -35,7 +45,9 @@ export class DataplaneController {
     this.unwatch ??= this.kernel.watch(e => {
       if (e.kind === 'link-changed' || e.kind === 'address-changed') void this.refreshFacts()
     })
-    return this.apply()
+    const report = await this.apply()
+    await this.restartLearner(policy)
+    return report
   }
 
   /** New steering decisions: fib rule changes only. */
@@ -49,13 +61,23 @@ export class DataplaneController {
     this.policy = policy
     this.decisions = decisions
     this.facts = uplinkFacts(policy, await this.kernel.facts())
-    return this.apply()
+    const report = await this.apply()
+    await this.restartLearner(policy)
+    return report
+  }
+
+  private async restartLearner(policy: SitePolicy): Promise<void> {
+    this.learner?.stop()
+    this.learner = policyHasDomains(policy) ? this.learnerFor?.(policy) : undefined
+    await this.learner?.start()
   }
 
   /** Stops watching; with `flush`, removes everything we own. */
   async stop(flush: boolean): Promise<ApplyReport | undefined> {
     this.unwatch?.()
     this.unwatch = undefined
+    this.learner?.stop()
+    this.learner = undefined
     this.reconciler.stop()
     return flush ? this.reconciler.set(null) : undefined
   }

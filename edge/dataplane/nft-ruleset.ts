@@ -18,6 +18,9 @@ import { parsePrefix } from '../net/prefix.js'
 /** Seconds a DNS-learned destination stays in a class's domain set when the answer gave no TTL. */
 export const DOMAIN_SET_TIMEOUT_S = 3600
 
+/** The NFLOG group DNS answers toward the LAN are copied to, for dns/snooper.ts. */
+export const DNS_LOG_GROUP = 4242
+
 /** nft identifiers take no '-'; class names take no '_', so the mapping is one-to-one. */
 export const nftIdent = (name: string): string => name.replace(/-/g, '_')
 export const domainSet = (className: string, family: 4 | 6): string => `dom${family}_${nftIdent(className)}`
@@ -134,6 +137,11 @@ export function renderNftBody(policy: SitePolicy, l: Layout): string {
   }
 
   out.push('  chain forward {', '    type filter hook forward priority filter; policy accept;')
+  // DNS answers toward the LAN, forwarded or from a resolver on the box, are copied to userspace,
+  // which fills the classes' domain sets from them.
+  const snoop = lanIfaces.length && policy.classes.some(c => c.match.some(sel => sel.domains))
+  const snoopRule = `    udp sport 53 oifname ${set(lanIfaces.map(q))} log group ${DNS_LOG_GROUP}`
+  if (snoop) out.push(snoopRule)
   if (tunnelDevs.length) out.push(`    oifname ${set(tunnelDevs.map(q))} tcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu`)
   for (const seg of policy.lan.filter(s => s.isolated)) {
     const others = [...lanIfaces.filter(i => i !== seg.interface), ...tunnelDevs]
@@ -142,6 +150,8 @@ export function renderNftBody(policy: SitePolicy, l: Layout): string {
     out.push(`    iifname ${set(others.map(q))} oifname ${q(seg.interface)} drop`)
   }
   out.push('  }')
+
+  if (snoop) out.push('  chain dns_local {', '    type filter hook output priority filter; policy accept;', snoopRule, '  }')
 
   const natIfaces = policy.uplinks.filter(u => u.nat).map(u => u.interface)
   out.push('  chain nat_out {', '    type nat hook postrouting priority srcnat; policy accept;')

@@ -49,6 +49,11 @@ export class NftCliPort implements NftPort {
     await this.exec(['-f', '-'], script, 'load')
   }
 
+  /** Runs `nft -f -` lines (set elements learned from DNS) as one transaction. */
+  async addElements(lines: string[]): Promise<void> {
+    await this.exec(['-f', '-'], lines.join('\n') + '\n', 'add elements')
+  }
+
   async remove(table: string): Promise<void> {
     await this.exec(['-f', '-'], removeScript(table), 'delete')
   }

@@ -26,7 +26,11 @@ t.test('start, steer, follow link changes, stop', async t => {
   ]
   const logs: string[] = []
   const rec = new Reconciler({ kernel: k, nft: k, own, log: e => void logs.push(e), now: () => performance.now(), timers: { setTimeout, clearTimeout }, restoreIntervalMs: 1 })
-  const c = new DataplaneController(k, rec, e => void logs.push(e))
+  const learners: string[] = []
+  const c = new DataplaneController(k, rec, e => void logs.push(e), p => ({
+    start: async () => void learners.push(`start ${p.serial}`),
+    stop: () => void learners.push('stop'),
+  }))
   t.teardown(() => c.stop(false))
 
   const first = await c.start(policy, initialDecisions(policy))
@@ -42,7 +46,13 @@ t.test('start, steer, follow link changes, stop', async t => {
   k.setLink('up-lte', true)
   t.ok(await until(() => k.render().includes('via 198.51.100.1 dev up-lte')), 'lte back: its routes return')
 
+  t.same(learners, [], 'no domain selectors: no DNS learner')
+  const withDomains = policyFromYaml(THREE_UPLINKS_YAML.replace('serial: 1', 'serial: 2').replace('match: [{ segments: [guest] }]', 'match: [{ segments: [guest] }, { domains: [guest.example.com] }]'))
+  await c.setPolicy(withDomains, initialDecisions(withDomains))
+  t.same(learners, ['start 2'], 'a policy with domains starts one')
+
   const stop = await c.stop(true)
+  t.same(learners, ['start 2', 'stop'], 'and stop stops it')
   t.same(stop?.failed, [])
   t.equal(k.render(), '\n', 'flushed')
 })
