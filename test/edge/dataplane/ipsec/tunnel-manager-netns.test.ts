@@ -4,16 +4,12 @@
 // ESP-in-UDP only (nft counters on the hub's underlay interface); set() is idempotent; a killed charon
 // comes back (supervisor restart, reload, re-initiate) on a renamed device again; a tunnel no longer wanted
 // is stopped and leaves no device or route anchor behind.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { spawnSync } from 'node:child_process'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t from 'tap'
-import { spawnCommandRunner } from '../../../../images/lab/command-runner.js'
-import { startHubResponders, type HubTunnel } from '../../../../images/lab/hub-ipsec.js'
 import { CHARON } from './helpers/charon-pair.js'
 import { startManagerChild, type States } from './helpers/manager-driver.js'
-import { createNetnsPair, inNetns, ip, missingCapability, pingOnce } from './helpers/netns-pair.js'
+import { inNetns, ip, missingCapability, pingOnce } from './helpers/netns-pair.js'
+import { startTunnelBed } from './helpers/tunnel-bed.js'
 
 const missing = (await missingCapability(CHARON)) ?? (spawnSync('nft', ['--version']).status === 0 ? undefined : 'nft (nftables) not found')
 if (missing && process.env['CI'] === 'true') {
@@ -22,71 +18,15 @@ if (missing && process.env['CI'] === 'true') {
   t.test('IPsec tunnel manager', { skip: `IPsec tunnel manager: ${missing}` }, async () => undefined)
 } else {
   t.test('IpsecTunnelManager brings tunnels up, keeps them up and takes them down', { timeout: 240_000 }, async t => {
-    const dir = await mkdtemp(join(tmpdir(), 'sdwan-sdt-'))
-    t.teardown(() => rm(dir, { recursive: true, force: true }))
-    const net = await createNetnsPair('sdt')
-    t.teardown(() => net.destroy())
-    const veth = `sdt${process.pid}x`
+    const bed = await startTunnelBed('sdt', 2)
+    t.teardown(() => bed.destroy())
+    const { net } = bed
     const hubVeth = `sdt${process.pid}y`
-    const psk = `manager-${process.pid}-psk`
-    await writeFile(join(dir, 'psk'), `${psk}\n`)
-    const inner = { t1: { edge: '10.255.0.2/30', hub: '10.255.0.1' }, t2: { edge: '10.255.0.6/30', hub: '10.255.0.5' } }
-    const tunnelYaml = (name: 't1' | 't2') =>
-      `  - { name: ${name}, type: ipsec, hub: hub-${name}, uplink: u1, inner: { local: ${inner[name].edge}, remote: ${inner[name].hub} }, remotePrefixes: [10.2.0.0/24], ` +
-      `ipsec: { auth: { pskFile: ${join(dir, 'psk')} }, ikeProposals: [aes256-sha256-x25519], espProposals: [aes256-sha256], dpdDelayS: 2 } }`
-    const policyFile = join(dir, 'policy.yaml')
-    await writeFile(
-      policyFile,
-      [
-        'version: 1',
-        'serial: 1',
-        'site: { id: manager-test }',
-        'device: { id: edge.test }',
-        'lan:',
-        '  - { name: store, interface: lo, prefixes: [10.1.0.0/24] }',
-        '  - { name: guest, interface: guest0, prefixes: [10.9.0.0/24], isolated: true }',
-        'uplinks:',
-        `  - { name: u1, kind: broadband, interface: ${veth}, addressing: { mode: static, ipv4: ${net.a.underlay}/24, gateway4: ${net.b.underlay} } }`,
-        'hubs:',
-        // Two hub entries at one address: the policy allows one tunnel of a type per (uplink, hub).
-        `  - { name: hub-t1, addresses: [${net.b.underlay}], ikeId: hub.test }`,
-        `  - { name: hub-t2, addresses: [${net.b.underlay}], ikeId: hub.test }`,
-        'tunnels:',
-        tunnelYaml('t1'),
-        tunnelYaml('t2'),
-        'classes:',
-        '  - { name: store, match: [{ segments: [store] }], paths: [t1, t2] }',
-        '',
-      ].join('\n'),
-    )
-
-    const run = spawnCommandRunner()
-    const hubLog: string[] = []
-    const hubTunnel = (name: 't1' | 't2'): HubTunnel => ({
-      name,
-      edgeAddress: net.a.underlay,
-      hubAddress: net.b.underlay,
-      edgeId: 'edge.test',
-      hubId: 'hub.test',
-      psk,
-      hubInner: `${inner[name].hub}/30`,
-      edgeInner: inner[name].edge.split('/')[0]!,
-      hubPrefixes: ['10.2.0.0/24'],
-      edgePrefixes: ['10.1.0.0/24'],
-      ikeProposals: ['aes256-sha256-x25519'],
-      espProposals: ['aes256-sha256'],
-    })
-    const hub = await startHubResponders(
-      { netns: net.b.netns, runDir: join(dir, 'hub'), tunnels: [hubTunnel('t1'), hubTunnel('t2')], ikePortBase: 15_500, publicPorts: false, onLog: (n, l) => hubLog.push(`${n} ${l}`) },
-      run,
-    )
-    t.teardown(() => hub.stop())
-
-    const edge = startManagerChild(net.a.netns, policyFile, { runDir: join(dir, 'edge'), ikePortBase: 14_600, hubPorts: { t1: hub.edgeFacingPort('t1'), t2: hub.edgeFacingPort('t2') } })
+    const edge = startManagerChild(net.a.netns, bed.policyFile, bed.managerOptions(14_600))
     t.teardown(async () => {
       edge.kill()
       await edge.exited
-      if (!t.passing()) t.comment(`manager log:\n${edge.log.slice(-40).join('\n')}\nhub log:\n${hubLog.slice(-30).join('\n')}`)
+      if (!t.passing()) t.comment(`manager log:\n${edge.log.slice(-40).join('\n')}\nhub log:\n${bed.hubLog.slice(-30).join('\n')}`)
     })
     const bothUp = (s: States) => s['t1']?.up === true && s['t2']?.up === true
 
@@ -103,9 +43,8 @@ if (missing && process.env['CI'] === 'true') {
 
     // The dataplane's part: the path table routes the hub's prefixes into the tunnel device.
     await ip('-n', net.a.netns, 'route', 'add', '10.2.0.0/24', 'dev', 'sw-t1')
-    // The hub's own route to the branch is in the clear (as over MPLS in the lab): only the connmark can
-    // keep replies in the tunnel, and the counters below would see them if it did not.
-    await ip('-n', net.b.netns, 'route', 'add', '10.1.0.0/24', 'via', net.a.underlay)
+    // The bed's hub routes the branch back in the clear (as over MPLS in the lab): only the connmark keeps
+    // replies in the tunnel, and the counters below would see them if it did not.
     const ruleset = [
       'table inet sdwan_test {',
       '  counter cleartext {}',
