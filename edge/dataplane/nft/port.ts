@@ -14,13 +14,7 @@ export const replaceScript = (table: string, text: string): string => `add table
 
 export const removeScript = (table: string): string => `add table inet ${table}\ndelete table inet ${table}\n`
 
-/** Reads the digest back out of `nft list table` (our ruleset's first line after the header). */
-export function parseDigest(listing: string): string | null {
-  const m = /^\s*comment "([^"]*)"/m.exec(listing)
-  return m ? m[1]! : ''
-}
-
-/** Reads our table's comment (nft/table-comment.ts over netlink, or `nft list` as a fallback). */
+/** Reads our table's comment (nft/table-comment.ts: over netlink, no process start). */
 export type CommentReader = (table: string) => Promise<string | null>
 
 export class NftCliPort implements NftPort {
@@ -34,19 +28,11 @@ export class NftCliPort implements NftPort {
     return this.readComment(table)
   }
 
-  /** The digest as `nft list` shows it; slower (a process start), kept for hosts without nf_tables netlink access. */
-  async digestByListing(table: string): Promise<string | null> {
-    // -t (terse) leaves out set elements: DNS-learned sets can be large.
-    const r = await this.exec(['-t', 'list', 'table', 'inet', table], '', 'list').catch((e: NftError) => {
-      if (/No such file or directory|does not exist/i.test(e.stderr)) return null
-      throw e
-    })
-    return r === null ? null : parseDigest(r.stdout)
-  }
-
   async load(table: string, text: string, after?: Promise<unknown>): Promise<void> {
     const script = after ? after.then(() => replaceScript(table, text)) : replaceScript(table, text)
     await this.exec(['-f', '-'], script, 'load')
+    // When `after` failed, nft got no input and loaded nothing: that is this load's failure too.
+    await after
   }
 
   /** Runs `nft -f -` lines (set elements learned from DNS) as one transaction. */

@@ -4,7 +4,7 @@ import t from 'tap'
 import { rt } from 'netlink'
 import { addressBytes, addressText, decodeGre, decodeRoute, decodeRule, greCreateRequest, attrsOf, routeRequest, ruleRequest } from '../../../edge/dataplane/rtnl/codec.js'
 import { alreadyDone, errnoName, opError } from '../../../edge/dataplane/rtnl/errno.js'
-import { removeScript, replaceScript, parseDigest } from '../../../edge/dataplane/nft/port.js'
+import { removeScript, replaceScript } from '../../../edge/dataplane/nft/port.js'
 import { commentOfUserdata } from '../../../edge/dataplane/nft/table-comment.js'
 import { parseDeleted } from '../../../edge/dataplane/conntrack.js'
 import { uplinkFacts } from '../../../edge/dataplane/facts.js'
@@ -83,8 +83,6 @@ t.test('errno mapping: names, idempotent outcomes, typed errors', async t => {
 t.test('nft scripts, digests, conntrack counts, udata comments', async t => {
   t.equal(replaceScript('sdwan', 'table inet sdwan {\n}\n'), 'add table inet sdwan\ndelete table inet sdwan\ntable inet sdwan {\n}\n')
   t.equal(removeScript('sdwan'), 'add table inet sdwan\ndelete table inet sdwan\n')
-  t.equal(parseDigest('table inet sdwan {\n\tcomment "sdwan-edge abc"\n'), 'sdwan-edge abc')
-  t.equal(parseDigest('table inet sdwan {\n}\n'), '')
   t.equal(parseDeleted('conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted.\n'), 3)
   t.equal(parseDeleted('conntrack: Operation not permitted'), undefined)
   t.equal(commentOfUserdata(Buffer.from([0, 4, 0x61, 0x62, 0x63, 0])), 'abc')
