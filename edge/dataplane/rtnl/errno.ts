@@ -36,6 +36,8 @@ const HINTS: Record<string, string> = {
   EPERM: 'needs CAP_NET_ADMIN',
   EAFNOSUPPORT: 'address family not supported (IPv6 disabled?)',
   EOPNOTSUPP: 'not supported by this kernel (module missing?)',
+  // Node names errno 95 ENOTSUP (the same number as EOPNOTSUPP on Linux).
+  ENOTSUP: 'not supported by this kernel (module missing?)',
 }
 
 /** A typed error for a failed op, or undefined when the errno means success. */
