@@ -1,0 +1,198 @@
+// IpsecTunnelManager and IpsecTunnel against fakes (a scripted VICI peer per connection, a fake supervisor,
+// fake devices, timers fired by hand): slots and ports, idempotent set, state and listeners on every
+// up/down, re-initiation with capped backoff, reload after a charon restart, removal, and a tunnel that
+// cannot start reported down without stopping the others. No real time passes.
+import t from 'tap'
+import { parsePolicy } from '../../../../edge/config/load.js'
+import type { SitePolicy } from '../../../../edge/config/policy.js'
+import type { CharonInstance } from '../../../../edge/dataplane/ipsec/charon-config.js'
+import type { CharonSupervisorOptions } from '../../../../edge/dataplane/ipsec/charon-supervisor.js'
+import { IpsecTunnelManager } from '../../../../edge/dataplane/ipsec/tunnel-manager.js'
+import { tunnelPlanOptions } from '../../../../edge/dataplane/ipsec/node-tunnels.js'
+import type { TunAdoption, TunDevicePort } from '../../../../edge/dataplane/ipsec/tun-device.js'
+import type { ViciMessage, ViciMessageInput } from '../../../../edge/dataplane/vici/message.js'
+import { ipsecConns } from '../../../../edge/dataplane/tunnels.js'
+import { FakeCharon } from '../vici/helpers/fake-charon.js'
+import { FakeTimers } from '../vici/helpers/fake-timers.js'
+
+const POLICY = `version: 1
+serial: 1
+site: { id: fake }
+device: { id: edge.fake }
+lan:
+  - { name: store, interface: br0, prefixes: [10.1.0.0/24] }
+  - { name: guest, interface: br1, prefixes: [10.9.0.0/24], isolated: true }
+uplinks:
+  - { name: bb, kind: broadband, interface: eth0, addressing: { mode: static, ipv4: 192.0.2.2/24, gateway4: 192.0.2.1 } }
+  - { name: lte, kind: lte, interface: eth1, addressing: { mode: static, ipv4: 198.51.100.2/24, gateway4: 198.51.100.1 } }
+hubs:
+  - { name: dc1, addresses: [203.0.113.10], ikeId: dc1.fake }
+tunnels:
+  - { name: dc1-bb, type: ipsec, hub: dc1, uplink: bb, inner: { local: 10.255.0.2/30, remote: 10.255.0.1 }, remotePrefixes: [10.20.0.0/16], ipsec: { auth: { pskFile: /psk/dc1 } } }
+  - { name: dc1-lte, type: ipsec, hub: dc1, uplink: lte, inner: { local: 10.255.0.6/30, remote: 10.255.0.5 }, remotePrefixes: [10.20.0.0/16], ipsec: { auth: { pskFile: /psk/missing } } }
+classes:
+  - { name: pos, match: [{ segments: [store] }], paths: [dc1-bb, dc1-lte] }
+`
+
+interface FakeCharonProcess {
+  instance: CharonInstance
+  options: CharonSupervisorOptions
+  pid: number
+  stopped: boolean
+}
+
+function harness() {
+  const parsed = parsePolicy('fake.yaml', POLICY)
+  if (!parsed.ok) throw new TypeError(JSON.stringify(parsed.errors))
+  const policy: SitePolicy = parsed.policy
+  const conns = ipsecConns(policy, {})
+  const timers = new FakeTimers()
+  const charons: FakeCharonProcess[] = []
+  const peers: FakeCharon[] = []
+  const commands: Array<{ socket: string; command: string; message: ViciMessage }> = []
+  let initiateOk = true
+  let nextPid = 100
+  const adopted: TunAdoption[] = []
+  const anchorsRemoved: string[] = []
+  const devices: TunDevicePort = {
+    tunsOf: async () => ['ipsec0'],
+    adopt: async a => void adopted.push(a),
+    removeAnchor: async tun => void anchorsRemoved.push(tun),
+    sweepAnchors: async () => [],
+    close: () => undefined,
+  }
+  const record = (socket: string, command: string, reply: () => ViciMessageInput) => (message: ViciMessage) => {
+    commands.push({ socket, command, message })
+    return { response: reply() }
+  }
+  const manager = new IpsecTunnelManager(tunnelPlanOptions(policy, '/run/fake'), {
+    policy: () => policy,
+    readFile: async path => {
+      if (path === '/psk/dc1') return Buffer.from('secret-1\n')
+      throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' })
+    },
+    mkdir: async () => undefined,
+    supervise: (instance, options) => {
+      const c: FakeCharonProcess = { instance, options, pid: 0, stopped: false }
+      charons.push(c)
+      return {
+        get pid() {
+          return c.pid
+        },
+        recentLog: [],
+        start: async () => {
+          c.pid = nextPid++
+          options.onEvent?.({ kind: 'ready', pid: c.pid, version: { daemon: 'charon', version: '5.9.8', sysname: '', release: '', machine: '' } })
+        },
+        stop: async () => {
+          c.stopped = true
+          options.onEvent?.({ kind: 'exited', pid: c.pid, code: 0, signal: null, willRestart: false })
+        },
+      }
+    },
+    connectVici: socket => async () => {
+      const peer = new FakeCharon({
+        'load-shared': record(socket, 'load-shared', () => ({ success: 'yes' })),
+        'load-conn': record(socket, 'load-conn', () => ({ success: 'yes' })),
+        initiate: record(socket, 'initiate', () => (initiateOk ? { success: 'yes' } : { success: 'no', errmsg: 'establishing CHILD_SA failed' })),
+        'list-sas': record(socket, 'list-sas', () => ({})),
+      })
+      peers.push(peer)
+      return peer.socket
+    },
+    devices,
+    timers,
+    initiateBackoff: { initialMs: 50, maxMs: 400 },
+    log: () => undefined,
+  })
+  let changes = 0
+  manager.onChange(() => changes++)
+  /** Sends a child-updown on every event connection (as charon does to each registered client). */
+  const updown = (up: boolean, conn: string) => {
+    for (const p of peers.filter(p => p.registered.has('child-updown'))) {
+      p.send({ type: 'event', name: 'child-updown', message: { ...(up ? { up: 'yes' } : {}), [conn]: { uniqueid: '1', state: 'ESTABLISHED', 'child-sas': { [`${conn}-1`]: { name: conn, uniqueid: '1', state: up ? 'INSTALLED' : 'DELETING' } } } } })
+    }
+  }
+  const settle = () => new Promise<void>(resolve => setImmediate(resolve))
+  return { policy, conns, manager, charons, commands, adopted, anchorsRemoved, timers, updown, settle, changes: () => changes, setInitiate: (ok: boolean) => (initiateOk = ok) }
+}
+
+t.test('set starts one charon per tunnel on its own slot, loads and initiates', async t => {
+  const h = harness()
+  const bb = h.conns.find(c => c.name === 'dc1-bb')!
+  await h.manager.set([bb])
+  await h.settle()
+  t.equal(h.charons.length, 1)
+  t.match(h.charons[0]!.instance, { name: 'dc1-bb', ikePort: 14500, natTPort: 14501, installRoutes: false, routeRuleFwmark: '0xffffffff/0xffffffff', routingTable: 1999, routingTablePrio: 9999 })
+  t.same(h.adopted, [{ tun: 'ipsec0', name: 'sw-dc1-bb', mtu: bb.mtu, addresses: ['10.255.0.2/30'] }], 'the TUN becomes sw-dc1-bb with the inner address')
+  const conn = h.commands.find(c => c.command === 'load-conn')!.message['dc1-bb'] as ViciMessage
+  t.match(conn, { local_addrs: ['192.0.2.2'], remote_addrs: ['203.0.113.10'], remote_port: '4500', local: { id: 'edge.fake' }, remote: { id: 'dc1.fake' } })
+  t.same((conn['children'] as ViciMessage)['dc1-bb'], {
+    mode: 'tunnel',
+    local_ts: ['10.1.0.0/24', '10.255.0.2/32'],
+    remote_ts: ['10.20.0.0/16', '10.255.0.1/32'],
+    esp_proposals: ['aes256gcm16-ecp384'],
+    start_action: 'none',
+    dpd_action: 'clear',
+  }, 'guest (isolated) is not in the selectors')
+  t.same(h.commands.find(c => c.command === 'load-shared')!.message['data'], 'secret-1', 'the PSK file, trimmed')
+  t.ok(h.commands.some(c => c.command === 'initiate'))
+  t.same(h.manager.state('dc1-bb'), { up: true, reason: 'CHILD_SA installed' })
+  t.equal(h.changes(), 1, 'listeners hear the tunnel come up')
+
+  await h.manager.set([bb])
+  t.equal(h.charons.length, 1, 'the same conns again change nothing')
+  await h.manager.stop()
+})
+
+t.test('down events re-initiate with capped backoff; a restarted charon is reloaded', async t => {
+  const h = harness()
+  const bb = h.conns.find(c => c.name === 'dc1-bb')!
+  await h.manager.set([bb])
+  await h.settle()
+  t.equal(h.manager.state('dc1-bb')?.up, true)
+
+  h.setInitiate(false)
+  h.updown(false, 'dc1-bb')
+  await h.settle()
+  t.same(h.manager.state('dc1-bb'), { up: false, reason: 'CHILD_SA down' })
+  t.equal(h.changes(), 2, 'listeners hear it go down')
+  for (let i = 0; i < 4; i++) {
+    h.timers.fireNext()
+    await h.settle()
+    await h.settle()
+  }
+  t.match(h.manager.state('dc1-bb')?.reason, /initiate failed: VICI initiate failed: establishing CHILD_SA failed/)
+  t.same(h.timers.scheduled.slice(-5), [50, 100, 200, 400, 400], 'backoff doubles up to its cap')
+  h.setInitiate(true)
+  h.timers.fireNext()
+  await h.settle()
+  await h.settle()
+  t.equal(h.manager.state('dc1-bb')?.up, true, 'up again once initiate succeeds')
+
+  const loadsBefore = h.commands.filter(c => c.command === 'load-conn').length
+  const c = h.charons[0]!
+  c.options.onEvent?.({ kind: 'exited', pid: c.pid, code: null, signal: 'SIGKILL', willRestart: true })
+  t.match(h.manager.state('dc1-bb'), { up: false, reason: 'charon exited (SIGKILL); restarting' })
+  t.same(h.anchorsRemoved, ['ipsec0'], 'the dead charon’s route anchor is removed')
+  c.pid = 999
+  c.options.onEvent?.({ kind: 'ready', pid: 999, version: { daemon: 'charon', version: '5.9.8', sysname: '', release: '', machine: '' } })
+  for (let i = 0; i < 5; i++) await h.settle()
+  t.equal(h.commands.filter(c => c.command === 'load-conn').length, loadsBefore + 1, 'the conn is loaded into the new charon')
+  t.equal(h.adopted.length, 2, 'its TUN is adopted again')
+  t.equal(h.manager.state('dc1-bb')?.up, true, 'and initiated')
+  await h.manager.stop()
+})
+
+t.test('removal and a tunnel that cannot start', async t => {
+  const h = harness()
+  await t.rejects(h.manager.set(h.conns), { name: 'TunnelSetError', message: /dc1-lte: ENOENT/ }, 'the missing PSK file is reported')
+  await h.settle()
+  t.equal(h.manager.state('dc1-bb')?.up, true, 'the other tunnel started anyway')
+  t.match(h.manager.state('dc1-lte'), { up: false, reason: /ENOENT/ }, 'the failed one is reported down, with why')
+  await h.manager.set([])
+  t.ok(h.charons[0]!.stopped, 'a tunnel no longer wanted has its charon stopped')
+  t.same(h.anchorsRemoved, ['ipsec0'], 'and its route anchor removed')
+  t.equal(h.manager.state('dc1-bb'), undefined)
+  t.equal(h.manager.state('dc1-lte'), undefined)
+})
