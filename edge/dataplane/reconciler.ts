@@ -1,14 +1,15 @@
 // The desired-state reconciler: set(desired) makes the kernel hold exactly what is desired of the
 // objects we own, and reports what it reached; set(null) removes all of them. Safe to call again
-// with the same input (the diff is then empty). Each call starts from a fresh dump, so after a crash
-// the next start converges from whatever the kernel holds.
+// with the same input (the diff is then empty). A call starts from a fresh dump unless the
+// reconciler is watching and saw nothing change since its last converge, so after a crash the next
+// start converges from whatever the kernel holds.
 //
 // It also watches rtnetlink: when one of our rules or routes disappears (someone ran `ip rule del`,
 // a link went down and took its routes with it) or a link/address changes, it re-applies the last
 // desired state, at most once per `restoreIntervalMs`, and logs what it restored.
 import type { DesiredState } from './model.js'
 import { diff } from './diff.js'
-import { describeOp, describeRoute, describeRule, isNftOp, routeBody, routeKey, ruleKey, type ActualState, type KernelOp, type NftOp, type Op } from './ops.js'
+import { describeOp, describeRoute, describeRule, isNftOp, routeKey, ruleKey, type ActualState, type KernelOp, type NftOp, type Op } from './ops.js'
 import type { ConntrackPort, KernelEvent, KernelPort, NftPort, Ownership } from './ports.js'
 import { fold, foldAll } from './reached.js'
 import { pathValue } from './marks.js'
@@ -53,6 +54,15 @@ export class Reconciler {
    * Dropped on any such change and after any failed op (the kernel's state is then uncertain).
    */
   private known: ActualState | undefined
+  /**
+   * Notifications our own ops will cause, not yet seen (event|key → count). rtnetlink announces
+   * every change on the watch socket in the kernel's order, but possibly long after the ACK on the
+   * request socket, even after a later converge: matching them one for one tells ours from others'.
+   */
+  private expected = new Map<string, number>()
+  private converging = false
+  /** Someone else changed our objects while a converge was under way: do not trust its result. */
+  private dirty = false
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
@@ -71,8 +81,22 @@ export class Reconciler {
   }
 
   private async converge(want: DesiredState | null): Promise<ApplyReport> {
+    this.converging = true
+    this.dirty = false
+    try {
+      return await this.convergeNow(want)
+    } finally {
+      this.converging = false
+      this.dirty = false
+    }
+  }
+
+  private async convergeNow(want: DesiredState | null): Promise<ApplyReport> {
     const cached = this.unwatch ? this.known : undefined
     this.known = undefined
+    // A fresh dump is the truth; announcements still on their way from before it can only cause
+    // one needless restore, never a wrong state.
+    if (!cached) this.expected.clear()
     // The digest is one netlink round trip; knowing it first lets a needed `nft -f` start now and
     // spend its start-up while we dump, diff and add; it commits only once `gate` opens.
     const nftDigest = cached ? cached.nftDigest : await this.deps.nft.digest(this.deps.own.nftTable)
@@ -99,12 +123,19 @@ export class Reconciler {
     const failed: ApplyReport['failed'] = []
     const applyKernel = async (run: KernelOp[]): Promise<void> => {
       if (!run.length) return
-      const errors = await this.deps.kernel.apply(run)
+      // Expected before sending: the announcements may be read while we wait for the ACKs.
+      for (const op of run) this.expectAnnouncement(op, +1)
+      const errors = await this.deps.kernel.apply(run).catch(error => {
+        for (const op of run) this.expectAnnouncement(op, -1)
+        throw error
+      })
       const ok: Op[] = []
       run.forEach((op, i) => {
         const error = errors[i]
-        if (error) failed.push({ op, error })
-        else ok.push(op)
+        if (error) {
+          failed.push({ op, error })
+          this.expectAnnouncement(op, -1)
+        } else ok.push(op)
       })
       reached = foldAll(reached, ok)
     }
@@ -131,7 +162,7 @@ export class Reconciler {
     for (const f of failed) this.deps.log('dataplane.op-failed', { op: describeOp(f.op), error: f.error.message })
     // Without failures the kernel holds exactly `want`; recording want's own arrays lets the next
     // diff skip whatever part the next desired state shares with it.
-    if (!failed.length) this.known = want ? { rules: want.rules, routes: want.routes, greLinks: want.greLinks, nftDigest: want.nftDigest } : reached
+    if (!failed.length && !this.dirty) this.known = want ? { rules: want.rules, routes: want.routes, greLinks: want.greLinks, nftDigest: want.nftDigest } : reached
     return { ops, failed, reached }
   }
 
@@ -179,31 +210,33 @@ export class Reconciler {
     this.unwatch = this.deps.kernel.watch(e => {
       if (!this.foreignChange(e)) return
       this.known = undefined
+      if (this.converging) this.dirty = true
       if (e.kind === 'rule-deleted') this.deps.log('dataplane.object-lost', { what: describeRule(e.rule) })
       if (e.kind === 'route-deleted') this.deps.log('dataplane.object-lost', { what: describeRoute(e.route) })
       this.scheduleRestore()
     })
   }
 
-  /**
-   * Our own ops come back as notifications too: an addition of something we hold, or a deletion of
-   * something we no longer hold, is ours; anything else is someone else's doing.
-   */
+  /** The notification an op causes (EEXIST/ENOENT successes cause none: see the clear on dump). */
+  private expectAnnouncement(op: KernelOp, delta: 1 | -1): void {
+    const key = announcementOf(op)
+    if (!key) return
+    const n = (this.expected.get(key) ?? 0) + delta
+    if (n > 0) this.expected.set(key, n)
+    else this.expected.delete(key)
+  }
+
+  /** An announcement we were not expecting is someone else's doing (or a link/address change). */
   private foreignChange(e: KernelEvent): boolean {
-    const k = this.known
-    if (!k) return e.kind === 'link-changed' || e.kind === 'address-changed' || e.kind.endsWith('deleted')
-    switch (e.kind) {
-      case 'rule-added':
-        return !k.rules.some(r => ruleKey(r) === ruleKey(e.rule))
-      case 'rule-deleted':
-        return k.rules.some(r => ruleKey(r) === ruleKey(e.rule))
-      case 'route-added':
-        return !k.routes.some(r => routeKey(r) === routeKey(e.route) && routeBody(r) === routeBody(e.route))
-      case 'route-deleted':
-        return k.routes.some(r => routeKey(r) === routeKey(e.route))
-      default:
-        return true
-    }
+    const key =
+      e.kind === 'rule-added' || e.kind === 'rule-deleted' ? `${e.kind}|${ruleKey(e.rule)}`
+      : e.kind === 'route-added' || e.kind === 'route-deleted' ? `${e.kind}|${routeKey(e.route)}`
+      : undefined
+    if (!key || !this.expected.has(key)) return true
+    const n = this.expected.get(key)! - 1
+    if (n > 0) this.expected.set(key, n)
+    else this.expected.delete(key)
+    return false
   }
 
   private scheduleRestore(): void {
@@ -232,5 +265,21 @@ export class Reconciler {
     this.known = undefined
     if (this.restoreTimer !== undefined) this.deps.timers.clearTimeout(this.restoreTimer)
     this.restoreTimer = undefined
+  }
+}
+
+function announcementOf(op: KernelOp): string | undefined {
+  switch (op.kind) {
+    case 'add-rule':
+      return `rule-added|${ruleKey(op.rule)}`
+    case 'del-rule':
+      return `rule-deleted|${ruleKey(op.rule)}`
+    case 'add-route':
+    case 'replace-route':
+      return `route-added|${routeKey(op.route)}`
+    case 'del-route':
+      return `route-deleted|${routeKey(op.route)}`
+    default:
+      return undefined
   }
 }

@@ -54,7 +54,26 @@ t.test('while watching, a re-steer is applied from the last reached state, witho
   const r = await rec.set(desired(policy, change('pos', { active: [{ path: 'bb', weight: 1 }], keep: ['bb'] }), {}))
   t.equal(dumps, 1, 'the re-steer does not')
   t.ok(r.ops.every(o => o.kind.endsWith('-rule')))
+  await new Promise(res => setTimeout(res, 20))
+  await rec.set(desired(policy, init, {}))
+  t.equal(dumps, 1, 'nor does the next one: the notifications of our own changes are recognised')
   rec.stop()
   await rec.set(desired(policy, init, {}))
   t.equal(dumps, 2, 'not watching: every converge dumps')
+})
+
+t.test('a change by someone else during a converge is not papered over', async t => {
+  const { k, rec } = setup()
+  rec.watch()
+  t.teardown(() => rec.stop())
+  await rec.set(desired(policy, init, {}))
+  const victim = k.rules.find(r => r.fwmark !== undefined && r.priority === 10002)!
+  k.duringApply = () => {
+    k.duringApply = undefined
+    k.externalDeleteRule(victim)
+  }
+  await rec.set(desired(policy, change('pos', { active: [{ path: 'bb', weight: 1 }], keep: ['bb'] }), {}))
+  for (let i = 0; i < 100 && !k.rules.some(r => r === victim || (r.priority === victim.priority && r.fwmark === victim.fwmark && r.family === victim.family)); i++)
+    await new Promise(res => setTimeout(res, 5))
+  t.ok(k.rules.some(r => r.priority === victim.priority && r.fwmark === victim.fwmark && r.family === victim.family), 'the rule deleted mid-converge is restored')
 })

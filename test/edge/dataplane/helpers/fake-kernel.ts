@@ -87,7 +87,27 @@ export class FakeKernel implements KernelPort, NftPort {
   async apply(ops: readonly KernelOp[]): Promise<Array<KernelError | undefined>> {
     this.calls.apply++
     this.calls.ops += ops.length
-    return ops.map(op => opError(op, this.errno(op)))
+    const results = ops.map(op => {
+      const errno = this.errno(op)
+      if (errno === 0) this.announce(op)
+      return opError(op, errno)
+    })
+    this.duringApply?.()
+    return results
+  }
+
+  /** Called inside apply(), after the ops: lets a test change things while a converge is under way. */
+  duringApply: (() => void) | undefined
+
+  /** Like rtnetlink, every change is announced to watchers, a little later (another socket). */
+  private announce(op: KernelOp): void {
+    const e: KernelEvent | undefined =
+      op.kind === 'add-rule' ? { kind: 'rule-added', rule: op.rule }
+      : op.kind === 'del-rule' ? { kind: 'rule-deleted', rule: op.rule }
+      : op.kind === 'add-route' || op.kind === 'replace-route' ? { kind: 'route-added', route: op.route }
+      : op.kind === 'del-route' ? { kind: 'route-deleted', route: op.route }
+      : undefined
+    if (e) setImmediate(() => this.listeners.forEach(l => l(e)))
   }
 
   async facts(): Promise<KernelFacts> {
