@@ -75,6 +75,6 @@ export interface NftPort {
 }
 
 export interface ConntrackPort {
-  /** Deletes the conntrack entries whose mark is `mark` under `mask` (both families); returns how many. */
-  evict(mark: number, mask: number): Promise<number>
+  /** Deletes the conntrack entries whose mark is `mark` under `mask` (both families). */
+  evict(mark: number, mask: number): Promise<void>
 }

@@ -1,4 +1,4 @@
-// Running a helper program (nft, conntrack) with input on stdin; injected into the ports that use it.
+// Running a helper program (nft) with input on stdin; injected into the port that uses it.
 import { spawn } from 'node:child_process'
 
 export interface ProcessResult {

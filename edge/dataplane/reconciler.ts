@@ -34,7 +34,7 @@ export interface ReconcilerDeps {
   nft: NftPort
   own: Ownership
   log: DataplaneLog
-  /** Evicts flows whose sticky rule was removed (see conntrack.ts); absent: flows only re-route. */
+  /** Evicts the flows of (class, path) pairs that lost their route (see conntrack.ts); absent: flows only re-route. */
   conntrack?: ConntrackPort
   now: () => number
   timers: Timers
@@ -193,8 +193,8 @@ export class Reconciler {
       )
       if (stays) continue
       try {
-        const n = await conntrack.evict(mark, m.mask)
-        this.deps.log('dataplane.flows-evicted', { mark: '0x' + mark.toString(16), flows: n })
+        await conntrack.evict(mark, m.mask)
+        this.deps.log('dataplane.flows-evicted', { mark: '0x' + mark.toString(16) })
       } catch (error) {
         // The re-route already happened; only the NAT re-binding of those flows is missed.
         this.deps.log('dataplane.evict-failed', { mark: '0x' + mark.toString(16), error: (error as Error).message })

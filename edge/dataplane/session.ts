@@ -1,7 +1,7 @@
 // A reconciler wired to the real kernel, for one-shot commands (apply, stop) and the daemon.
 import type { SitePolicy } from '../config/policy.js'
 import { NftCliPort } from './nft/port.js'
-import { ConntrackCliPort } from './conntrack.js'
+import { CtnetlinkConntrackPort } from './conntrack.js'
 import { ownershipOf, type Ownership } from './ports.js'
 import { Reconciler, type DataplaneLog } from './reconciler.js'
 import { RtnlKernelPort } from './rtnl/port.js'
@@ -23,7 +23,7 @@ export interface KernelSession {
 
 export function openKernelSession(own: Ownership, log: DataplaneLog): KernelSession {
   const kernel = new RtnlKernelPort(own)
-  const reconciler = new Reconciler({ kernel, nft: new NftCliPort(), conntrack: new ConntrackCliPort(), own, log, now: () => performance.now(), timers: { setTimeout, clearTimeout } })
+  const reconciler = new Reconciler({ kernel, nft: new NftCliPort(), conntrack: new CtnetlinkConntrackPort(), own, log, now: () => performance.now(), timers: { setTimeout, clearTimeout } })
   return {
     kernel,
     reconciler,

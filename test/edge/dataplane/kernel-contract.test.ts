@@ -93,12 +93,17 @@ t.test('kernel errors are typed: errno name, operation, object', async t => {
   t.comment(describeRule(rule))
 })
 
-t.test('a route through a down uplink is refused with ENETDOWN', async t => {
+t.test('routes through a down uplink are refused with ENETDOWN, every one of them, without losing a reply', async t => {
   const kernel = new RtnlKernelPort(own)
   t.teardown(() => kernel.close())
   sh('ip', 'link', 'set', 'up-lte', 'down')
   t.teardown(() => void run('ip', ['link', 'set', 'up-lte', 'up']))
-  const route = { family: 4 as const, table: 1002, dst: '198.51.100.0/24', type: 'unicast' as const, device: 'up-lte', metric: 100, comment: '' }
-  const [err] = await kernel.apply([{ kind: 'add-route', route }])
-  t.equal(err?.errno, 'ENETDOWN')
+  // More failures than one window holds: each error reply carries its request back.
+  const ops = Array.from({ length: 300 }, (_, i) => ({
+    kind: 'add-route' as const,
+    route: { family: 4 as const, table: 1002, dst: `10.${60 + Math.floor(i / 256)}.${i % 256}.0/24`, type: 'unicast' as const, device: 'up-lte', metric: 100, comment: '' },
+  }))
+  const errors = await kernel.apply(ops)
+  t.equal(errors.length, 300)
+  t.ok(errors.every(e => e?.errno === 'ENETDOWN'), 'all 300 refused, each with its own error')
 })

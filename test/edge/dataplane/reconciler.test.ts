@@ -17,7 +17,7 @@ function setup(): { k: FakeKernel; rec: Reconciler; evicted: string[] } {
   const k = new FakeKernel(own)
   for (const l of ['up-bb', 'up-lte', 'up-mpls', 'lan0', 'lan1']) k.links.set(l, true)
   const evicted: string[] = []
-  const conntrack: ConntrackPort = { evict: async (mark, mask) => (evicted.push(`0x${mark.toString(16)}/0x${mask.toString(16)}`), 1) }
+  const conntrack: ConntrackPort = { evict: async (mark, mask) => void evicted.push(`0x${mark.toString(16)}/0x${mask.toString(16)}`) }
   const rec = new Reconciler({ kernel: k, nft: k, conntrack, own, log: () => undefined, now: () => 0, timers: { setTimeout, clearTimeout } })
   return { k, rec, evicted }
 }
