@@ -53,7 +53,14 @@ export class TunDeviceMissingError extends Error {
 }
 
 export class IpsecTunnel {
-  private current: TunnelState = { up: false, reason: 'starting' }
+  /**
+   * Undefined until the tunnel first comes up: a tunnel still starting has no verdict, so the daemon
+   * judges its path by its probes (which cannot pass before the SA exists) instead of taking it down,
+   * and a class off it for a failback delay, on every start. The first initiate can fail once for no
+   * fault of the peer (charon may not have seen the route anchor yet, see tun-device.ts); failures
+   * before the first success are logged, not reported. Once up, every down is reported at once.
+   */
+  private current: TunnelState | undefined
   private readonly rendered: RenderedTunnel
   private supervisor: SupervisedCharon | undefined
   private subscriber: ViciEventSubscriber | undefined
@@ -77,7 +84,7 @@ export class IpsecTunnel {
     this.rendered = renderTunnel(plan.tunnel, files)
   }
 
-  get state(): TunnelState {
+  get state(): TunnelState | undefined {
     return this.current
   }
 
@@ -158,7 +165,7 @@ export class IpsecTunnel {
 
   private async initiate(life: number): Promise<void> {
     const client = this.client
-    if (this.stopped || this.initiating || this.current.up || !client || life !== this.life) return
+    if (this.stopped || this.initiating || this.current?.up || !client || life !== this.life) return
     this.initiating = true
     try {
       await client.initiate({ child: this.rendered.childName, ike: this.rendered.connName })
@@ -211,7 +218,11 @@ export class IpsecTunnel {
   }
 
   private setState(up: boolean, reason: string): void {
-    const changed = up !== this.current.up
+    if (!up && this.current === undefined) {
+      this.deps.log('info', { tunnel: this.plan.instance.name, reason }, 'tunnel not up yet')
+      return
+    }
+    const changed = up !== this.current?.up
     this.current = { up, reason }
     if (changed) {
       this.deps.log('info', { tunnel: this.plan.instance.name, up, reason }, `tunnel ${up ? 'up' : 'down'}`)
