@@ -52,6 +52,8 @@ export interface Sink {
 export interface Branch {
   readonly lab: Lab
   readonly policyFile: string
+  /** The PSK both tunnels use; a re-rendered lab policy must name it too (LabPolicyOptions.pskFile). */
+  readonly pskFile: string
   readonly socket: string
   readonly daemonLog: string[]
   /** The daemon's process id (\`ip netns exec\` execs it in place), for resource figures. */
@@ -187,6 +189,7 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
     return {
       lab,
       policyFile,
+      pskFile,
       socket,
       daemonLog,
       daemonPid: daemon.pid,
