@@ -59,5 +59,7 @@ t.test('an answer for a voip domain fills dom4_voip and dom6_voip', async t => {
   t.match(list('dom4_voip'), /192\.0\.2\.77 timeout 2m/)
   t.match(list('dom6_voip'), /2001:db8::77 timeout 2m/)
   t.notMatch(list('dom4_voip'), /203\.0\.113\.99/, 'an unrelated name is not learned')
+  // The log line follows nft's exit, which may come a moment after the elements are visible.
+  for (let i = 0; i < 200 && !learned.includes('dataplane.dns-learned'); i++) await new Promise(res => setTimeout(res, 10))
   t.ok(learned.includes('dataplane.dns-learned'))
 })
