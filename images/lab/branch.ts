@@ -33,6 +33,8 @@ export interface BranchOptions {
   workDir: string
   policy?: LabPolicyOptions
   logLevel?: string
+  /** charon filelog level of the hub's responders (their lines go to Branch.hubLog). */
+  hubLogLevel?: number
 }
 
 /** Datagrams a UDP sink received, parsed: when, from where, what. */
@@ -116,7 +118,7 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
         ikePortBase: 15_500,
         // Both tunnels end at the hub's one public address: a DNAT per edge address picks the responder.
         publicPorts: true,
-        ...(process.env['SDWAN_LAB_HUB_LOGLEVEL'] ? { logLevel: Number(process.env['SDWAN_LAB_HUB_LOGLEVEL']) } : {}),
+        ...(options.hubLogLevel !== undefined ? { logLevel: options.hubLogLevel } : {}),
         onLog: (tunnel, line) => {
           hubLog.push(`${tunnel} ${line}`)
           hubLog.splice(0, Math.max(0, hubLog.length - 500))
