@@ -64,6 +64,16 @@ export interface HubResponders {
 
 const NFT_TABLE = 'sdwan_lab_hub'
 
+export class HubResponderError extends Error {
+  override readonly name = 'HubResponderError'
+  constructor(
+    readonly tunnel: string,
+    problem: string,
+  ) {
+    super(`hub responder for ${tunnel}: ${problem}`)
+  }
+}
+
 export async function startHubResponders(options: HubResponderOptions, run: CommandRunner): Promise<HubResponders> {
   const markBase = options.markBase ?? 0x100
   const tableBase = options.tableBase ?? 3100
@@ -100,7 +110,7 @@ export async function startHubResponders(options: HubResponderOptions, run: Comm
       supervisors.push(supervisor)
       await supervisor.start()
       const tun = tunNamesFromFdinfo(await Promise.all((await readdir(`/proc/${supervisor.pid}/fdinfo`)).map(fd => readFile(`/proc/${supervisor.pid}/fdinfo/${fd}`, 'utf8').catch(() => ''))))[0]
-      if (!tun) throw new Error(`hub responder for ${t.name}: charon holds no TUN device`)
+      if (!tun) throw new HubResponderError(t.name, `charon (pid ${supervisor.pid}) holds no TUN device; is /dev/net/tun usable?`)
       tuns.push(tun)
       // The reflector binds the inner address; libipsec's route to the edge needs a local source in the hub selectors.
       await ns('ip', 'addr', 'add', t.hubInner, 'dev', tun)
