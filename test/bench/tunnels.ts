@@ -112,6 +112,7 @@ async function main(): Promise<void> {
   const bed = await startTunnelBed('bnt', 3)
   const edge = startManagerChild(bed.net.a.netns, bed.policyFile, bed.managerOptions(14_600))
   try {
+    await edge.ready
     const one: number[] = []
     const three: number[] = []
     for (let i = 0; i < TRIALS; i++) {

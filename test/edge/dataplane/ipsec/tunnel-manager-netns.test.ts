@@ -29,6 +29,7 @@ if (missing && process.env['CI'] === 'true') {
       if (!t.passing()) t.comment(`manager log:\n${edge.log.slice(-40).join('\n')}\nhub log:\n${bed.hubLog.slice(-30).join('\n')}`)
     })
     const bothUp = (s: States) => s['t1']?.up === true && s['t2']?.up === true
+    await edge.ready
 
     await edge.command('set t1,t2')
     const up = await edge.waitFor(bothUp, 'both tunnels up')

@@ -1,7 +1,8 @@
 // An IpsecTunnelManager in a child process inside the edge namespace (rtnetlink works in the namespace of
 // the process that opens the socket, and Node cannot setns), driven over stdin, reporting over stdout:
 //   in:  `set <tunnel,…|->`  converge to those tunnels' conns (`-` for none);  `stop`
-//   out: `state <json>` on every change and after each command: { tunnel: { up, reason, pid } }
+//   out: `ready` once loaded (Node and tsx start-up is not part of any measurement);
+//        `state <json>` on every change and after each command: { tunnel: { up, reason, pid } }
 //        `ok <command>` or `error <message>` when a command finished.
 // argv: policy file, plan-options JSON ({ runDir, ikePortBase, hubPorts: { tunnel: port } }).
 import { createInterface } from 'node:readline'
@@ -28,6 +29,7 @@ const report = (): void => {
 }
 manager.onChange(report)
 const conns = ipsecConns(policy, {})
+process.stdout.write('ready\n')
 for await (const line of createInterface({ input: process.stdin })) {
   const [command = '', arg = ''] = line.trim().split(/\s+/)
   try {

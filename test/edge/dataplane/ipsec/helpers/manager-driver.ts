@@ -15,6 +15,8 @@ export class ManagerDriverError extends Error {
 export interface ManagerDriver {
   readonly states: States
   readonly log: string[]
+  /** Resolves once the child has loaded and reads commands. */
+  readonly ready: Promise<void>
   /** Sends a command; resolves when the child says ok, rejects on error. */
   command(line: string): Promise<void>
   /** Sends a command without waiting for it; returns performance.now() at the write. */
@@ -33,6 +35,8 @@ export function startManagerChild(netns: string, policyFile: string, options: ob
   const waiters: Array<() => void> = []
   const replies: Array<{ resolve: () => void; reject: (e: Error) => void }> = []
   const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  let isReady!: () => void
+  const ready = new Promise<void>(resolve => (isReady = resolve))
   void exited.then(code => {
     for (const r of replies.splice(0)) r.reject(new ManagerDriverError(`manager child exited (${code}):\n${log.slice(-20).join('\n')}`))
     for (const w of waiters.splice(0)) w()
@@ -40,7 +44,8 @@ export function startManagerChild(netns: string, policyFile: string, options: ob
   createInterface({ input: child.stderr! }).on('line', line => log.push(line))
   createInterface({ input: child.stdout! }).on('line', line => {
     log.push(line)
-    if (line.startsWith('state ')) {
+    if (line === 'ready') isReady()
+    else if (line.startsWith('state ')) {
       states = JSON.parse(line.slice(6)) as States
       for (const w of waiters.splice(0)) w()
     } else if (line.startsWith('ok ')) replies.shift()?.resolve()
@@ -56,6 +61,7 @@ export function startManagerChild(netns: string, policyFile: string, options: ob
       return states
     },
     log,
+    ready: Promise.race([ready, exited.then(code => Promise.reject(new ManagerDriverError(`manager child exited (${code}) before it was ready:\n${log.slice(-20).join('\n')}`)))]),
     send,
     command: line =>
       new Promise<void>((resolve, reject) => {
