@@ -1,11 +1,14 @@
 // The daemon's TunnelPort on a kernel without ESP: one kernel-libipsec charon per IPsec tunnel
 // (ipsec-tunnel.ts), planned from the conns of the desired state and the current policy (tunnel-plan.ts).
 // `set` converges to exactly the conns given: new tunnels start, changed ones restart, missing ones stop.
-// Calls are serialised, so a set() arriving while another runs waits for it.
+// Calls are serialised, so a set() arriving while another runs waits for it. A tunnel that cannot start
+// (a PSK file not there yet, charon failing) is reported down and tried again with capped backoff: the
+// daemon calls set() only when the conns change, so nobody else would.
 import type { SitePolicy } from '../../config/policy.js'
 import type { IpsecConn } from '../model.js'
 import { IpsecTunnel, type IpsecTunnelDeps, type TunnelState } from './ipsec-tunnel.js'
 import { readTunnelCertificateFiles, type TunnelAuth } from './tunnel-conn.js'
+import { cancellableSleep, cappedBackoffMs } from '../vici/retry.js'
 import { authFiles, freeSlot, planTunnel, type TunnelPlanOptions } from './tunnel-plan.js'
 
 export interface TunnelManagerDeps extends IpsecTunnelDeps {
@@ -34,6 +37,9 @@ export class IpsecTunnelManager {
   /** Tunnels that could not start, with why; reported down until a later set() starts them. */
   private readonly failed = new Map<string, string>()
   private readonly listeners: Array<() => void> = []
+  private readonly retries = new Map<string, { cancel: () => void }>()
+  /** The conns of the last set(), for retries. */
+  private wanted = new Map<string, IpsecConn>()
   private queue: Promise<unknown> = Promise.resolve()
   private swept = false
 
@@ -85,6 +91,10 @@ export class IpsecTunnelManager {
     }
     await this.deps.mkdir(this.options.runDir)
     const wanted = new Map(conns.map(c => [c.name, c]))
+    this.wanted = wanted
+    // This round tries every wanted tunnel itself.
+    for (const r of this.retries.values()) r.cancel()
+    this.retries.clear()
     const stopping = [...this.running].filter(([name]) => !wanted.has(name))
     await Promise.all(stopping.map(([name, r]) => this.stopOne(name, r)))
     for (const name of [...this.failed.keys()]) if (!wanted.has(name)) this.failed.delete(name)
@@ -104,13 +114,38 @@ export class IpsecTunnelManager {
         } catch (err) {
           const error = err as Error
           failures.push({ tunnel: conn.name, error })
-          const before = this.state(conn.name)
+          // A changed tunnel whose new plan cannot be made (say, its PSK file is gone) keeps running as it was.
+          if (this.running.has(conn.name)) return
           this.failed.set(conn.name, error.message)
-          if (before?.up) this.notify()
+          this.notify()
+          this.scheduleRetry(conn.name, 0)
         }
       }),
     )
     if (failures.length > 0) throw new TunnelSetError(failures)
+  }
+
+  private scheduleRetry(name: string, attempt: number): void {
+    const sleep = cancellableSleep(this.deps.timers, cappedBackoffMs(attempt, this.deps.initiateBackoff))
+    this.retries.set(name, sleep)
+    void sleep.done.then(() => {
+      if (this.retries.get(name) !== sleep) return // cancelled by a set() or stop()
+      this.retries.delete(name)
+      void this.serial(async () => {
+        const conn = this.wanted.get(name)
+        if (!conn || this.running.has(name)) return
+        try {
+          await this.converge1(this.deps.policy(), conn, freeSlot([...this.running.values()].map(r => r.slot)))
+          this.failed.delete(name)
+          this.deps.log('info', { tunnel: name, attempt: attempt + 1 }, 'tunnel started on a retry')
+        } catch (err) {
+          this.failed.set(name, (err as Error).message)
+          this.deps.log('warn', { tunnel: name, err }, 'tunnel still cannot start')
+          this.scheduleRetry(name, attempt + 1)
+        }
+        this.notify()
+      })
+    })
   }
 
   private async converge1(policy: SitePolicy, conn: IpsecConn, slot: number): Promise<void> {

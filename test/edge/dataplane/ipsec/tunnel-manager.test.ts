@@ -1,7 +1,7 @@
 // IpsecTunnelManager and IpsecTunnel against fakes (a scripted VICI peer per connection, a fake supervisor,
 // fake devices, timers fired by hand): slots and ports, idempotent set, state and listeners on every
 // up/down, re-initiation with capped backoff, reload after a charon restart, removal, and a tunnel that
-// cannot start reported down without stopping the others. No real time passes.
+// cannot start reported down without stopping the others and started on a later try. No real time passes.
 import t from 'tap'
 import { parsePolicy } from '../../../../edge/config/load.js'
 import type { SitePolicy } from '../../../../edge/config/policy.js'
@@ -51,6 +51,7 @@ function harness() {
   const peers: FakeCharon[] = []
   const commands: Array<{ socket: string; command: string; message: ViciMessage }> = []
   let initiateOk = true
+  let lateFile = false
   let nextPid = 100
   const adopted: TunAdoption[] = []
   const anchorsRemoved: string[] = []
@@ -69,6 +70,7 @@ function harness() {
     policy: () => policy,
     readFile: async path => {
       if (path === '/psk/dc1') return Buffer.from('secret-1\n')
+      if (path === '/psk/missing' && lateFile) return Buffer.from('secret-2\n')
       throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' })
     },
     mkdir: async () => undefined,
@@ -114,7 +116,7 @@ function harness() {
     }
   }
   const settle = () => new Promise<void>(resolve => setImmediate(resolve))
-  return { policy, conns, manager, charons, commands, adopted, anchorsRemoved, timers, updown, settle, changes: () => changes, setInitiate: (ok: boolean) => (initiateOk = ok) }
+  return { policy, conns, manager, charons, commands, adopted, anchorsRemoved, timers, updown, settle, changes: () => changes, setInitiate: (ok: boolean) => (initiateOk = ok), fileAppears: () => (lateFile = true) }
 }
 
 t.test('set starts one charon per tunnel on its own slot, loads and initiates', async t => {
@@ -190,9 +192,20 @@ t.test('removal and a tunnel that cannot start', async t => {
   await h.settle()
   t.equal(h.manager.state('dc1-bb')?.up, true, 'the other tunnel started anyway')
   t.match(h.manager.state('dc1-lte'), { up: false, reason: /ENOENT/ }, 'the failed one is reported down, with why')
+  t.same(h.timers.pendingDelays(), [50], 'and tried again later')
+  h.timers.fireNext()
+  for (let i = 0; i < 4; i++) await h.settle()
+  t.match(h.manager.state('dc1-lte'), { up: false, reason: /ENOENT/ }, 'still missing')
+  t.same(h.timers.pendingDelays(), [100], 'the next try backs off')
+  h.fileAppears()
+  h.timers.fireNext()
+  for (let i = 0; i < 6; i++) await h.settle()
+  t.same(h.manager.state('dc1-lte'), { up: true, reason: 'CHILD_SA installed' }, 'started once its PSK file is there')
+  t.equal(h.charons.length, 2)
+  t.equal(h.charons[1]!.instance.ikePort, 14502, 'on a slot of its own')
   await h.manager.set([])
-  t.ok(h.charons[0]!.stopped, 'a tunnel no longer wanted has its charon stopped')
-  t.same(h.anchorsRemoved, ['ipsec0'], 'and its route anchor removed')
+  t.ok(h.charons.every(c => c.stopped), 'a tunnel no longer wanted has its charon stopped')
+  t.same(h.anchorsRemoved, ['ipsec0', 'ipsec0'], 'and its route anchor removed')
   t.equal(h.manager.state('dc1-bb'), undefined)
   t.equal(h.manager.state('dc1-lte'), undefined)
 })
