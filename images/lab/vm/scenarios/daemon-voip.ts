@@ -1,0 +1,269 @@
+// Runs inside the lab VM, where netem makes brownouts real: the retail branch (startBranch: the providers'
+// netem profiles, reflectors, the real edge daemon on the lab policy), then VoIP's story —
+//   1. every path up; VoIP (paths [lte, bb], SLA jitter ≤ 30 ms, loss ≤ 1 %) on LTE, guest on broadband;
+//   2. LTE's jitter degraded past the SLA (netem) → VoIP's running flow moves to broadband once the
+//      brownout is confirmed;
+//   3. LTE restored → VoIP fails back after the failback delay (new flows take LTE, the moved flow stays);
+//   4. a loss burst on LTE past 1 % → VoIP moves again;
+//   5. guest traffic never entered a tunnel device and always arrived from broadband's address;
+//   6. the decision log holds each of those re-steers with its reason;
+//   7. optionally (--trials N) N more jitter brownouts, timed, for `npm run bench failover`.
+// Prints LAB-CHECK lines (scenario-checks.ts), writes the figures as JSON (daemon-result.ts) to --out,
+// exits 1 if a check failed. Times are measured on the guest's clock, which the daemon and the UDP sink
+// share: impairment start → re-steer in the decision log, and → first VoIP datagram via broadband.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { BranchTimeout, startBranch, type Branch, type Sink } from '../../branch.js'
+import { spawnCommandRunner } from '../../command-runner.js'
+import type { Impairment } from '../../impairments.js'
+import { namespacesWithPrefix } from '../../lab-network.js'
+import { spawnLongRunning, type LongRunningProcess } from '../../long-running-process.js'
+import type { StatusReport } from '../../../../edge/daemon/status.js'
+import { formatCheck } from '../scenario-checks.js'
+import { installGuestWatch } from './daemon-guest-watch.js'
+import { classMoves, firstMoveTo, parseDecisionLog, type DaemonScenarioResult, type DecisionRecord, type FailbackTiming, type MoveTiming } from './daemon-result.js'
+
+const { values } = parseArgs({ options: { trials: { type: 'string' }, out: { type: 'string' } } })
+const TRIALS = Number(values.trials ?? 0)
+if (!(Number.isInteger(TRIALS) && TRIALS >= 0)) throw new Error(`--trials ${values.trials}: expected a whole number ≥ 0`)
+
+// TCG on a loaded 2-core host: probes every 100 ms (not the host lab's 50 ms) so the guest keeps up, and
+// timers short enough for one boot to tell the whole story, long enough to be real hysteresis.
+const SETTINGS = { intervalMs: 100, brownoutConfirmMs: 1500, failbackDelayMs: 3000, holdDownMs: 1000, jitterMs: 80, lossPct: 5 } as const
+// netem's jitter is normal per direction (provider-profiles.ts splits it): ± 80 ms round trip puts the
+// probes' RFC 3550 jitter near 60 ms, twice VoIP's 30 ms, while replies stay far inside downAfterMisses ×
+// interval, so the path is browned out, not blacked out. 5 % each way loses ~10 % of probes: past 1 %.
+const JITTER: Impairment = { kind: 'jitter', jitterMs: SETTINGS.jitterMs }
+const LOSS: Impairment = { kind: 'loss', percent: SETTINGS.lossPct }
+const VOIP_PORT = 5060
+const GUEST_PORT = 7001
+const FLOW_INTERVAL_MS = 20
+const MOVE_TIMEOUT_MS = 20_000
+const PREFIX = 'vmd-'
+const DIRECT_PATHS = ['bb', 'lte', 'mpls']
+
+const run = spawnCommandRunner()
+const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
+// startBranch's own limits (20 s for the daemon to answer on its control socket) are sized for the host
+// kernel; under TCG a node process takes ~15 s just to load the daemon's modules, and five start at once.
+// The branch gets a clock running TCG_SLOWDOWN times slower, which stretches its deadlines — and the
+// ones this file passes it, hence `within` — without touching what is measured (Date.now() throughout).
+const TCG_SLOWDOWN = 4
+const branchClock = () => Date.now() / TCG_SLOWDOWN
+const within = (guestMs: number) => guestMs / TCG_SLOWDOWN
+let failed = false
+function report(name: string, ok: boolean, detail: string): void {
+  failed ||= !ok
+  console.log(formatCheck(name, ok, detail))
+}
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
+const voip = (s: StatusReport) => s.classes.find(c => c.name === 'voip')!
+
+const workDir = await mkdtemp(join(tmpdir(), 'sdwan-vm-daemon-'))
+const decisionFile = join(workDir, 'state/decisions.jsonl')
+const readDecisions = async (): Promise<DecisionRecord[]> => parseDecisionLog(await readFile(decisionFile, 'utf8').catch(() => ''))
+
+async function waitForMove(cls: string, to: string, afterWallMs: number, timeoutMs: number): Promise<DecisionRecord | null> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    const hit = firstMoveTo(await readDecisions(), cls, to, afterWallMs)
+    if (hit) return hit
+    await sleep(50)
+  }
+  return null
+}
+
+/**
+ * Impairs LTE and times VoIP's move to broadband: the re-steer in the decision log, and the first datagram
+ * of the running flow `tag` that reaches the far side from broadband's address. Both are awaited together;
+ * a miss leaves its figure null and the move unconfirmed.
+ */
+async function timeMove(branch: Branch, sink: Sink, tag: string, impairment: Impairment): Promise<MoveTiming> {
+  const bb = branch.lab.topology.uplinks.bb.address
+  const mark = sink.arrivals.length
+  const at = Date.now()
+  await branch.lab.impair('lte', impairment)
+  const [packet, decision] = await Promise.all([
+    sink.waitFor(a => a.payload.startsWith(`${tag} `) && a.source === bb, within(MOVE_TIMEOUT_MS), `${tag} via bb`, mark).catch(() => null),
+    waitForMove('voip', 'bb', at, MOVE_TIMEOUT_MS),
+  ])
+  return {
+    moved: packet !== null && decision !== null,
+    reSteerMs: decision === null ? null : Date.parse(decision.time) - at,
+    firstPacketMs: packet === null ? null : packet.at - at,
+    reason: decision?.reason ?? null,
+  }
+}
+
+const figure = (ms: number | null) => (ms === null ? 'never' : `${ms} ms`)
+const moveDetail = (m: MoveTiming) => `re-steer ${figure(m.reSteerMs)}, first VoIP packet via bb ${figure(m.firstPacketMs)} after the impairment; reason: ${m.reason ?? '(none logged)'}`
+
+/** Waits for the direct paths VoIP and guest use (not POS's tunnels), then briefly for the rest. */
+async function waitReady(branch: Branch): Promise<StatusReport> {
+  const directUp = (s: StatusReport) => !s.warmingUp && DIRECT_PATHS.every(n => s.paths.find(p => p.name === n)?.state === 'up')
+  await branch.waitForStatus(directUp, within(120_000), 'bb, lte and mpls up')
+  return branch.waitForStatus(s => directUp(s) && s.paths.every(p => p.state === 'up'), within(20_000), 'every path up').catch(async (err: unknown) => {
+    if (!(err instanceof BranchTimeout)) throw err
+    return branch.status()
+  })
+}
+
+async function story(branch: Branch, flows: LongRunningProcess[]): Promise<Omit<DaemonScenarioResult, 'trials' | 'decisions' | 'settings'>> {
+  const topo = branch.lab.topology
+  const { internetHost } = topo.addresses
+  const via = { bb: topo.uplinks.bb.address, lte: topo.uplinks.lte.address }
+  const flow = (node: 'voip' | 'guest', port: number, srcPort: number, tag: string) => {
+    const p = branch.startFlow(node, internetHost, port, srcPort, node === 'voip' ? FLOW_INTERVAL_MS : 100, tag)
+    flows.push(p)
+    return p
+  }
+
+  const ready = await waitReady(branch)
+  const pathStates = ready.paths.map(p => `${p.name} ${p.state}${p.rttMs === undefined ? '' : ` ${p.rttMs} ms ± ${p.jitterMs} ms`}`).join(', ')
+  report('daemon-ready', true, `${pathStates}; netem: ${Object.values(branch.lab.netem).map(n => n.detail).join('; ')}`)
+
+  const watch = await installGuestWatch(run, topo.namespaces.edge, 'br-guest')
+  const voipSink = await branch.startSink('inet', internetHost, VOIP_PORT)
+  const guestSink = await branch.startSink('inet', internetHost, GUEST_PORT)
+  flow('guest', GUEST_PORT, 42003, 'GUEST')
+  const v1 = flow('voip', VOIP_PORT, 10001, 'V1')
+  const start = await Promise.all([
+    voipSink.waitFor(a => a.payload.startsWith('V1 '), within(15_000), 'V1 at the far side'),
+    guestSink.waitFor(a => a.payload.startsWith('GUEST '), within(15_000), 'guest at the far side'),
+    branch.status(),
+  ])
+  report('daemon-voip-on-lte', start[0].source === via.lte && voip(start[2]).active[0] === 'lte', `VoIP class on ${voip(start[2]).active.join('+')}, first V1 packet from ${start[0].source} (lte ${via.lte})`)
+  report('daemon-guest-on-bb', start[1].source === via.bb, `first guest packet from ${start[1].source} (bb ${via.bb})`)
+
+  const storyAt = Date.now()
+  const jitterBrownout = await timeMove(branch, voipSink, 'V1', JITTER)
+  report('daemon-jitter-moves-voip', jitterBrownout.moved && /jitter/.test(jitterBrownout.reason ?? ''), `LTE jitter ± ${SETTINGS.jitterMs} ms: ${moveDetail(jitterBrownout)}`)
+
+  const restoredAt = Date.now()
+  await branch.lab.restore('lte')
+  const back = await waitForMove('voip', 'lte', restoredAt, 30_000)
+  let failback: FailbackTiming = { failedBack: false, afterMs: null, reason: null, movedFlowStayed: false }
+  let v2Source = 'no V2 packet'
+  if (back !== null) {
+    const mark = voipSink.arrivals.length
+    flow('voip', VOIP_PORT, 10002, 'V2')
+    const v2 = await voipSink.waitFor(a => a.payload.startsWith('V2 '), within(15_000), 'V2 at the far side', mark).catch(() => null)
+    v2Source = v2?.source ?? v2Source
+    await sleep(500)
+    const v1Since = voipSink.arrivals.slice(mark).filter(a => a.payload.startsWith('V1 '))
+    failback = {
+      failedBack: v2?.source === via.lte,
+      afterMs: Date.parse(back.time) - restoredAt,
+      reason: back.reason,
+      movedFlowStayed: v1Since.length > 0 && v1Since.every(a => a.source === via.bb),
+    }
+  }
+  // Failing back sooner than the delay would be no hysteresis at all, whatever the load.
+  const waited = failback.afterMs !== null && failback.afterMs >= SETTINGS.failbackDelayMs
+  report(
+    'daemon-failback',
+    failback.failedBack && waited,
+    `LTE restored → failback ${figure(failback.afterMs)} later (delay ${SETTINGS.failbackDelayMs} ms); new flow V2 from ${v2Source}; ` +
+      `moved flow V1 ${failback.movedFlowStayed ? 'stayed on bb' : 'did not stay on bb'}; reason: ${failback.reason ?? '(none logged)'}`,
+  )
+  v1.kill('SIGTERM')
+
+  const lossBurst = failback.failedBack ? await timeMove(branch, voipSink, 'V2', LOSS) : { moved: false, reSteerMs: null, firstPacketMs: null, reason: 'not tried: VoIP never failed back' }
+  report('daemon-loss-moves-voip', lossBurst.moved && /loss/.test(lossBurst.reason ?? ''), `LTE ${SETTINGS.lossPct} % loss each way: ${moveDetail(lossBurst)}`)
+  await branch.lab.restore('lte')
+
+  const counts = await watch.read()
+  const devices = await watch.tunnelDevices()
+  const guestPackets = guestSink.arrivals.filter(a => a.payload.startsWith('GUEST '))
+  const guest = {
+    received: guestPackets.length,
+    fromBroadband: guestPackets.filter(a => a.source === via.bb).length,
+    otherSources: [...new Set(guestPackets.map(a => a.source).filter(s => s !== via.bb))],
+    forwarded: counts.forwarded,
+    tunnelled: counts.tunnelled,
+    tunnelDevices: devices,
+  }
+  report(
+    'daemon-guest-never-tunnelled',
+    guest.received > 0 && guest.fromBroadband === guest.received && guest.forwarded > 0 && guest.tunnelled === 0,
+    `${guest.received} guest packets at the far side, ${guest.fromBroadband} from bb ${via.bb}${guest.otherSources.length ? `, others from ${guest.otherSources.join(' ')}` : ''}; ` +
+      `edge forwarded ${guest.forwarded} from br-guest, ${guest.tunnelled} of them into ${devices.length ? devices.join(', ') : 'a tunnel (none exists)'}`,
+  )
+
+  // Re-steers during warm-up (a path coming up late) are not the story's: count from the first impairment.
+  const steps = (await readDecisions()).filter(r => r.class === 'voip' && Date.parse(r.time) >= storyAt)
+  const moves = classMoves(steps, 'voip')
+  const expected = ['lte→bb', 'bb→lte', 'lte→bb']
+  const reasons = [/jitter/, /failback/, /loss/]
+  report(
+    'daemon-decision-log',
+    moves.join(', ') === expected.join(', ') && steps.every((r, i) => reasons[i]!.test(r.reason)),
+    `VoIP re-steers logged: ${moves.join(', ') || 'none'} (expected ${expected.join(', ')}); ${steps.map(r => `${r.time} ${r.reason}`).join(' | ')}`,
+  )
+  return { jitterBrownout, failback, lossBurst, guest }
+}
+
+/** One timed jitter brownout, from VoIP settled on LTE with a fresh flow on it. */
+async function trial(branch: Branch, sink: Sink, i: number, flows: LongRunningProcess[]): Promise<MoveTiming> {
+  const lte = branch.lab.topology.uplinks.lte.address
+  // After the loss burst the window still holds its losses for windowSize × interval: wait them out.
+  await branch.waitForStatus(s => voip(s).active[0] === 'lte', within(60_000), `VoIP back on LTE before trial ${i}`)
+  const tag = `T${i}`
+  const mark = sink.arrivals.length
+  const p = branch.startFlow('voip', branch.lab.topology.addresses.internetHost, VOIP_PORT, 10100 + i, FLOW_INTERVAL_MS, tag)
+  flows.push(p)
+  try {
+    await sink.waitFor(a => a.payload.startsWith(`${tag} `) && a.source === lte, within(15_000), `${tag} via lte`, mark)
+    return await timeMove(branch, sink, tag, JITTER)
+  } finally {
+    p.kill('SIGTERM')
+    await branch.lab.restore('lte')
+  }
+}
+
+/**
+ * Loads the whole CLI once, alone, so tsx's transform cache (in the guest's tmpfs /tmp) is full before
+ * the daemon and four reflectors load the same modules at once: ~55 s cold under TCG, ~15 s warm.
+ */
+async function warmModuleCache(): Promise<void> {
+  const started = Date.now()
+  const cli = fileURLToPath(new URL('../../../../edge/cli/bin.ts', import.meta.url))
+  const result = await run({ argv: [process.execPath, '--import', 'tsx', cli, '--help'] })
+  console.log(`module cache warmed in ${Date.now() - started} ms (sdwan-edge --help exit ${result.code})`)
+}
+
+const flows: LongRunningProcess[] = []
+let branch: Branch | undefined
+try {
+  await warmModuleCache()
+  branch = await startBranch(
+    { prefix: PREFIX, workDir, logLevel: 'info', policy: { intervalMs: SETTINGS.intervalMs, failover: { holdDownMs: SETTINGS.holdDownMs, failbackDelayMs: SETTINGS.failbackDelayMs, brownoutConfirmMs: SETTINGS.brownoutConfirmMs } } },
+    { run, spawn: spawnLongRunning, sleep, now: branchClock },
+  )
+  const told = await story(branch, flows)
+  const trials: MoveTiming[] = []
+  if (TRIALS > 0) {
+    const sink = await branch.startSink('inet', branch.lab.topology.addresses.internetHost, VOIP_PORT + 1)
+    for (let i = 1; i <= TRIALS; i++) {
+      const timing = await trial(branch, sink, i, flows).catch((err: unknown): MoveTiming => ({ moved: false, reSteerMs: null, firstPacketMs: null, reason: message(err) }))
+      trials.push(timing)
+      console.log(`brownout trial ${i}/${TRIALS}: ${moveDetail(timing)}`)
+    }
+    report('daemon-brownout-trials', trials.every(t => t.moved), `${trials.filter(t => t.moved).length}/${TRIALS} jitter brownouts moved VoIP; first packet via bb after ${trials.map(t => figure(t.firstPacketMs)).join(', ')}`)
+  }
+  const result: DaemonScenarioResult = { settings: SETTINGS, ...told, decisions: await readDecisions(), trials }
+  if (values.out !== undefined) await writeFile(values.out, JSON.stringify(result, null, 2))
+} catch (err) {
+  report('daemon-scenario', false, message(err))
+} finally {
+  if (failed && branch) console.log(`daemon log, last lines:\n${branch.daemonLog.slice(-30).join('\n')}`)
+  for (const p of flows) p.kill('SIGTERM')
+  await branch?.stop()
+  const left = namespacesWithPrefix((await run({ argv: ['ip', 'netns', 'list'] })).stdout, PREFIX)
+  report('daemon-teardown', left.length === 0, left.length === 0 ? 'no lab namespace left' : `left behind: ${left.join(' ')}`)
+  await rm(workDir, { recursive: true, force: true })
+}
+process.exit(failed ? 1 : 0)
