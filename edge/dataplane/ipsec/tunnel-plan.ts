@@ -30,6 +30,15 @@ export interface TunnelPlanOptions {
  */
 export const INERT_RULE_FWMARK = '0xffffffff/0xffffffff'
 
+/**
+ * libipsec sets its TUN's MTU to 1400 when it creates it (kernel_libipsec_plugin.c, TUN_DEFAULT_MTU) and
+ * reads packets into buffers of that cached size (tun_device.c read_packet → get_mtu): a larger MTU on
+ * the device lets the kernel hand it packets libipsec truncates, which the peer then drops. Measured on
+ * 5.9.8: at MTU 1435 a 1420-byte ping leaves as a 1400-byte inner packet and never returns; at 1400,
+ * 1400 bytes cross and 1401 get "message too long" locally (so TCP clamps its MSS to fit, nft rt mtu).
+ */
+export const LIBIPSEC_TUN_MTU = 1400
+
 export interface TunnelPlan {
   readonly instance: CharonInstance
   readonly tunnel: IpsecTunnel
@@ -97,7 +106,7 @@ export function planTunnel(policy: SitePolicy, conn: IpsecConn, slot: number, au
       espProposals: t.ipsec.espProposals,
       dpdDelaySec: t.ipsec.dpdDelayS,
     },
-    device: { name: conn.device, mtu: conn.mtu, addresses: conn.innerLocal },
+    device: { name: conn.device, mtu: Math.min(conn.mtu, LIBIPSEC_TUN_MTU), addresses: conn.innerLocal },
   }
 }
 

@@ -39,7 +39,11 @@ if (missing && process.env['CI'] === 'true') {
     t.match(links, /: sw-t2: /, 'the TUN of t2 is named sw-t2')
     t.match(await ip('-n', net.a.netns, '-o', 'addr', 'show', 'dev', 'sw-t1'), /inet 10\.255\.0\.2\/30/, 'the inner address is on sw-t1')
 
+    t.match(links, /: sw-t1: [^\n]* mtu 1400 /, "at libipsec's MTU")
     t.ok(await pingOnce(net.a.netns, '10.255.0.2', '10.255.0.1'), 'hub inner address of t1 answers through sw-t1')
+    // A full-size packet (DF, 1400 bytes) crosses whole: larger ones would be cut by libipsec's buffers.
+    const fullSize = await inNetns(net.a.netns, 'ping', '-n', '-q', '-c', '1', '-W', '2', '-M', 'do', '-s', '1372', '-I', '10.255.0.2', '10.255.0.1').then(() => true, () => false)
+    t.ok(fullSize, 'a 1400-byte packet crosses the tunnel and comes back')
     t.ok(await pingOnce(net.a.netns, '10.255.0.6', '10.255.0.5'), 'hub inner address of t2 answers through sw-t2')
 
     // The dataplane's part: the path table routes the hub's prefixes into the tunnel device.

@@ -125,8 +125,9 @@ t.test('set starts one charon per tunnel on its own slot, loads and initiates', 
   await h.manager.set([bb])
   await h.settle()
   t.equal(h.charons.length, 1)
+  t.equal(bb.mtu, 1435)
   t.match(h.charons[0]!.instance, { name: 'dc1-bb', ikePort: 14500, natTPort: 14501, installRoutes: false, routeRuleFwmark: '0xffffffff/0xffffffff', routingTable: 1999, routingTablePrio: 9999 })
-  t.same(h.adopted, [{ tun: 'ipsec0', name: 'sw-dc1-bb', mtu: bb.mtu, addresses: ['10.255.0.2/30'] }], 'the TUN becomes sw-dc1-bb with the inner address')
+  t.same(h.adopted, [{ tun: 'ipsec0', name: 'sw-dc1-bb', mtu: 1400, addresses: ['10.255.0.2/30'] }], 'the TUN becomes sw-dc1-bb with the inner address')
   const conn = h.commands.find(c => c.command === 'load-conn')!.message['dc1-bb'] as ViciMessage
   t.match(conn, { local_addrs: ['192.0.2.2'], remote_addrs: ['203.0.113.10'], remote_port: '4500', local: { id: 'edge.fake' }, remote: { id: 'dc1.fake' } })
   t.same((conn['children'] as ViciMessage)['dc1-bb'], {

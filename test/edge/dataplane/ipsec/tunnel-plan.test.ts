@@ -3,7 +3,7 @@
 import t from 'tap'
 import { parsePolicy } from '../../../../edge/config/load.js'
 import { renderStrongswanConf } from '../../../../edge/dataplane/ipsec/charon-config.js'
-import { freeSlot, INERT_RULE_FWMARK, planTunnel, type TunnelPlanOptions } from '../../../../edge/dataplane/ipsec/tunnel-plan.js'
+import { freeSlot, INERT_RULE_FWMARK, LIBIPSEC_TUN_MTU, planTunnel, type TunnelPlanOptions } from '../../../../edge/dataplane/ipsec/tunnel-plan.js'
 import { tunNamesFromFdinfo } from '../../../../edge/dataplane/ipsec/tun-device.js'
 import { ipsecConns } from '../../../../edge/dataplane/tunnels.js'
 
@@ -69,7 +69,10 @@ t.test('a conn becomes a charon instance and a tunnel', async t => {
     espProposals: ['aes256-sha256'],
     dpdDelaySec: 3,
   }, 'every non-isolated LAN prefix and the inner address, never the guest segment; the hub id defaults to its address')
-  t.same(plan.device, { name: 'sw-dc1-bb', mtu: conn.mtu, addresses: ['10.255.0.2/30'] })
+  t.equal(conn.mtu, 1435, "the dataplane's MTU for the encapsulation")
+  t.same(plan.device, { name: 'sw-dc1-bb', mtu: 1400, addresses: ['10.255.0.2/30'] }, "capped at libipsec's buffer size")
+  const small = planTunnel(policy, { ...conn, mtu: 1300 }, 2, { kind: 'psk', secret: 's' }, options)
+  t.equal(small.device.mtu, 1300, 'a smaller MTU is kept')
 })
 
 t.test('defaults: the device id as IKE id, every destination through the tunnel', async t => {
@@ -89,6 +92,10 @@ t.test('conns that cannot be planned say why', async t => {
   t.throws(() => planTunnel(policy, { ...bb, transport: 'transport' }, 0, { kind: 'psk', secret: 's' }, options), { message: /gre-over-ipsec needs kernel GRE/ })
   t.throws(() => planTunnel(policy, bb, 30_000, { kind: 'psk', secret: 's' }, options), { message: /past 65535/ })
   t.throws(() => planTunnel(policy, { ...bb, name: 'nope' }, 0, { kind: 'psk', secret: 's' }, options), { message: /"nope": has no ipsec settings/ })
+})
+
+t.test('the libipsec TUN MTU', async t => {
+  t.equal(LIBIPSEC_TUN_MTU, 1400)
 })
 
 t.test('slots: the lowest one free', async t => {
