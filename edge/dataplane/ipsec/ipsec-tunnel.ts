@@ -129,9 +129,10 @@ export class IpsecTunnel {
     if (e.kind === 'ready') {
       const life = ++this.life
       this.configured = this.configure(life).catch(err => {
-        this.setState(false, `configuring charon failed: ${(err as Error).message}`)
+        // A first start that cannot be configured is the caller's error (set() reports it); a restarted
+        // charon left empty would carry nothing, so it is configured again with backoff.
         if (life === 1) throw err
-        this.deps.log('warn', { tunnel: this.plan.instance.name, err }, 'configuring a restarted charon failed')
+        this.configureFailed(life, 0, err as Error)
       })
     } else if (e.kind === 'exited') {
       this.life++
@@ -142,6 +143,19 @@ export class IpsecTunnel {
       const tun = this.tun
       if (tun && !this.stopped) void this.deps.devices.removeAnchor(tun).catch(err => this.deps.log('warn', { err, tun }, 'removing the route anchor failed'))
     }
+  }
+
+  private configureFailed(life: number, attempt: number, err: Error): void {
+    this.setState(false, `configuring the restarted charon failed: ${err.message}`)
+    this.deps.log('warn', { tunnel: this.plan.instance.name, err, attempt }, 'configuring a restarted charon failed; trying again')
+    this.retry?.cancel()
+    const sleep = cancellableSleep(this.deps.timers, cappedBackoffMs(attempt, this.deps.initiateBackoff))
+    this.retry = sleep
+    void sleep.done.then(() => {
+      if (this.retry !== sleep || life !== this.life || this.stopped) return
+      this.retry = undefined
+      this.configured = this.configure(life).catch(e => this.configureFailed(life, attempt + 1, e as Error))
+    })
   }
 
   private async configure(life: number): Promise<void> {

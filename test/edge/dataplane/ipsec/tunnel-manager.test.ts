@@ -52,11 +52,12 @@ function harness() {
   const commands: Array<{ socket: string; command: string; message: ViciMessage }> = []
   let initiateOk = true
   let lateFile = false
+  let tunMissing = 0
   let nextPid = 100
   const adopted: TunAdoption[] = []
   const anchorsRemoved: string[] = []
   const devices: TunDevicePort = {
-    tunsOf: async () => ['ipsec0'],
+    tunsOf: async () => (tunMissing-- > 0 ? [] : ['ipsec0']),
     adopt: async a => void adopted.push(a),
     removeAnchor: async tun => void anchorsRemoved.push(tun),
     sweepAnchors: async () => [],
@@ -116,7 +117,7 @@ function harness() {
     }
   }
   const settle = () => new Promise<void>(resolve => setImmediate(resolve))
-  return { policy, conns, manager, charons, commands, adopted, anchorsRemoved, timers, updown, settle, changes: () => changes, setInitiate: (ok: boolean) => (initiateOk = ok), fileAppears: () => (lateFile = true) }
+  return { policy, conns, manager, charons, commands, adopted, anchorsRemoved, timers, updown, settle, changes: () => changes, setInitiate: (ok: boolean) => (initiateOk = ok), fileAppears: () => (lateFile = true), loseTunOnce: () => (tunMissing = 1) }
 }
 
 t.test('set starts one charon per tunnel on its own slot, loads and initiates', async t => {
@@ -228,4 +229,22 @@ t.test('a tunnel that has never been up has no verdict: its path is left to the 
   t.equal(h.changes(), 1)
   await h.manager.stop()
   t.equal(h.changes(), 2, 'stopping a tunnel that was up is a change')
+})
+
+t.test('a restarted charon that cannot be configured is configured again', async t => {
+  const h = harness()
+  await h.manager.set([h.conns.find(c => c.name === 'dc1-bb')!])
+  await h.settle()
+  const c = h.charons[0]!
+  c.options.onEvent?.({ kind: 'exited', pid: c.pid, code: null, signal: 'SIGKILL', willRestart: true })
+  h.loseTunOnce()
+  c.pid = 555
+  c.options.onEvent?.({ kind: 'ready', pid: 555, version: { daemon: 'charon', version: '5.9.8', sysname: '', release: '', machine: '' } })
+  for (let i = 0; i < 4; i++) await h.settle()
+  t.match(h.manager.state('dc1-bb'), { up: false, reason: /configuring the restarted charon failed: .*holds no TUN device/ })
+  t.same(h.timers.pendingDelays(), [50], 'tried again after a backoff')
+  h.timers.fireNext()
+  for (let i = 0; i < 6; i++) await h.settle()
+  t.same(h.manager.state('dc1-bb'), { up: true, reason: 'CHILD_SA installed' })
+  await h.manager.stop()
 })
