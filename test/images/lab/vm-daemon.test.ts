@@ -37,7 +37,7 @@ t.test('percentile is nearest-rank over the figures that exist', async t => {
   t.equal(percentile([5, 1, 4, 2, 3], 50), 3)
 })
 
-const move = (firstPacketMs: number | null) => ({ moved: firstPacketMs !== null, reSteerMs: firstPacketMs, firstPacketMs, reason: 'lte failed: jitter' })
+const move = (firstPacketMs: number | null) => ({ moved: firstPacketMs !== null, reSteerMs: firstPacketMs, firstPacketMs, reason: 'lte failed: jitter', applyMs: 300 })
 const RESULT: DaemonScenarioResult = {
   settings: { intervalMs: 100, brownoutConfirmMs: 1500, failbackDelayMs: 3000, holdDownMs: 1000, jitterMs: 80, lossPct: 5 },
   jitterBrownout: move(2500),
@@ -51,7 +51,7 @@ const RESULT: DaemonScenarioResult = {
 t.test('the guest result file is read back, and a bad one says which field', async t => {
   t.same(parseDaemonResult(JSON.stringify(RESULT)), RESULT)
   t.throws(() => parseDaemonResult('nope'), { name: 'DaemonResultError', message: /not JSON/ })
-  t.throws(() => parseDaemonResult(JSON.stringify({ ...RESULT, lossBurst: { ...RESULT.lossBurst, reSteerMs: 'soon' } })), { message: /lossBurst: reSteerMs/ })
+  t.throws(() => parseDaemonResult(JSON.stringify({ ...RESULT, lossBurst: { ...RESULT.lossBurst, reSteerMs: 'soon' } })), { message: /lossBurst: reSteerMs, firstPacketMs and applyMs/ })
   t.throws(() => parseDaemonResult(JSON.stringify({ ...RESULT, guest: { ...RESULT.guest, tunnelled: undefined } })), { message: /guest\.tunnelled/ })
   t.throws(() => parseDaemonResult(JSON.stringify({ ...RESULT, trials: [{}] })), { message: /trials\[0\]\.moved/ })
 })
@@ -97,9 +97,9 @@ t.test('VM: the real daemon steers VoIP through brownouts', { skip: vmLabSkip(),
     t.ok(r.lossBurst.moved, 'a loss burst past 1 % moved VoIP to broadband')
     t.equal(r.guest.tunnelled, 0, 'no guest packet left through a tunnel device')
     t.equal(r.guest.fromBroadband, r.guest.received, 'every guest packet arrived from the broadband address')
-    t.comment(`jitter brownout: re-steer ${r.jitterBrownout.reSteerMs} ms, first VoIP packet via bb ${r.jitterBrownout.firstPacketMs} ms after the impairment (confirm ${r.settings.brownoutConfirmMs} ms, probes every ${r.settings.intervalMs} ms)`)
+    t.comment(`jitter brownout: re-steer ${r.jitterBrownout.reSteerMs} ms, first VoIP packet via bb ${r.jitterBrownout.firstPacketMs} ms after the impairment started (applying it: ${r.jitterBrownout.applyMs} ms; confirm ${r.settings.brownoutConfirmMs} ms, probes every ${r.settings.intervalMs} ms)`)
     t.comment(`failback: ${r.failback.afterMs} ms after LTE was restored (failback delay ${r.settings.failbackDelayMs} ms)`)
-    t.comment(`loss burst: re-steer ${r.lossBurst.reSteerMs} ms, first VoIP packet via bb ${r.lossBurst.firstPacketMs} ms after the impairment`)
+    t.comment(`loss burst: re-steer ${r.lossBurst.reSteerMs} ms, first VoIP packet via bb ${r.lossBurst.firstPacketMs} ms after the impairment started (applying it: ${r.lossBurst.applyMs} ms)`)
   }
   if (!report.ok) t.comment(report.run.console.split('\n').slice(-60).join('\n'))
 })

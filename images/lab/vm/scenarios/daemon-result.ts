@@ -21,6 +21,11 @@ export interface MoveTiming {
   readonly firstPacketMs: number | null
   /** The re-steer's reason as the daemon logged it. */
   readonly reason: string | null
+  /**
+   * How long the impairment's own commands (tc/nft in the provider namespace) took: the figures above
+   * count from their start, so they include this share, which under TCG is not negligible.
+   */
+  readonly applyMs: number | null
 }
 
 export interface FailbackTiming {
@@ -120,7 +125,7 @@ function checkMove(x: unknown, where: string): void {
   const m = x as Partial<Record<keyof MoveTiming, unknown>> | null
   need(typeof m === 'object' && m !== null, `${where} is missing`)
   need(typeof m!.moved === 'boolean', `${where}.moved must be a boolean`)
-  need(isFigure(m!.reSteerMs) && isFigure(m!.firstPacketMs), `${where}: reSteerMs and firstPacketMs must be numbers or null`)
+  need(isFigure(m!.reSteerMs) && isFigure(m!.firstPacketMs) && isFigure(m!.applyMs), `${where}: reSteerMs, firstPacketMs and applyMs must be numbers or null`)
   need(m!.reason === null || typeof m!.reason === 'string', `${where}.reason must be a string or null`)
 }
 

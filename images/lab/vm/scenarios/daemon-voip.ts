@@ -86,6 +86,7 @@ async function timeMove(branch: Branch, sink: Sink, tag: string, impairment: Imp
   const mark = sink.arrivals.length
   const at = Date.now()
   await branch.lab.impair('lte', impairment)
+  const applyMs = Date.now() - at
   const [packet, decision] = await Promise.all([
     sink.waitFor(a => a.payload.startsWith(`${tag} `) && a.source === bb, within(MOVE_TIMEOUT_MS), `${tag} via bb`, mark).catch(() => null),
     waitForMove('voip', 'bb', at, MOVE_TIMEOUT_MS),
@@ -95,11 +96,13 @@ async function timeMove(branch: Branch, sink: Sink, tag: string, impairment: Imp
     reSteerMs: decision === null ? null : Date.parse(decision.time) - at,
     firstPacketMs: packet === null ? null : packet.at - at,
     reason: decision?.reason ?? null,
+    applyMs,
   }
 }
 
 const figure = (ms: number | null) => (ms === null ? 'never' : `${ms} ms`)
-const moveDetail = (m: MoveTiming) => `re-steer ${figure(m.reSteerMs)}, first VoIP packet via bb ${figure(m.firstPacketMs)} after the impairment; reason: ${m.reason ?? '(none logged)'}`
+const moveDetail = (m: MoveTiming) =>
+  `re-steer ${figure(m.reSteerMs)}, first VoIP packet via bb ${figure(m.firstPacketMs)} after the impairment started (applying it took ${figure(m.applyMs)}); reason: ${m.reason ?? '(none logged)'}`
 
 /** Waits for the direct paths VoIP and guest use (not POS's tunnels), then briefly for the rest. */
 async function waitReady(branch: Branch): Promise<StatusReport> {
@@ -171,7 +174,7 @@ async function story(branch: Branch, flows: LongRunningProcess[]): Promise<Omit<
   )
   v1.kill('SIGTERM')
 
-  const lossBurst = failback.failedBack ? await timeMove(branch, voipSink, 'V2', LOSS) : { moved: false, reSteerMs: null, firstPacketMs: null, reason: 'not tried: VoIP never failed back' }
+  const lossBurst = failback.failedBack ? await timeMove(branch, voipSink, 'V2', LOSS) : { moved: false, reSteerMs: null, firstPacketMs: null, reason: 'not tried: VoIP never failed back', applyMs: null }
   report('daemon-loss-moves-voip', lossBurst.moved && /loss/.test(lossBurst.reason ?? ''), `LTE ${SETTINGS.lossPct} % loss each way: ${moveDetail(lossBurst)}`)
   await branch.lab.restore('lte')
 
@@ -248,7 +251,7 @@ try {
   if (TRIALS > 0) {
     const sink = await branch.startSink('inet', branch.lab.topology.addresses.internetHost, VOIP_PORT + 1)
     for (let i = 1; i <= TRIALS; i++) {
-      const timing = await trial(branch, sink, i, flows).catch((err: unknown): MoveTiming => ({ moved: false, reSteerMs: null, firstPacketMs: null, reason: message(err) }))
+      const timing = await trial(branch, sink, i, flows).catch((err: unknown): MoveTiming => ({ moved: false, reSteerMs: null, firstPacketMs: null, reason: message(err), applyMs: null }))
       trials.push(timing)
       console.log(`brownout trial ${i}/${TRIALS}: ${moveDetail(timing)}`)
     }
