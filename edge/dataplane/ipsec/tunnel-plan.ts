@@ -92,6 +92,9 @@ export function planTunnel(policy: SitePolicy, conn: IpsecConn, slot: number, au
       routingTablePrio: options.anchorRulePriority(slot),
       installRoutes: false,
       routeRuleFwmark: INERT_RULE_FWMARK,
+      // No socket fwmark: socket-default sends IKE and ESP-in-UDP from the conn's local address
+      // (IP_PKTINFO), so the dataplane's `from <uplink address> lookup <uplink table>` rule already takes
+      // them out of the tunnel's uplink (the lab counts them at the bb and lte providers).
       ...(options.retransmit ? { retransmit: options.retransmit } : {}),
       ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
     },
