@@ -155,7 +155,10 @@ export class EdgeDaemon {
       await this.refreshFacts()
       this.seenUp.clear()
       this.probingSince = this.deps.now()
-      this.decisions = decide(policy, this.observations(this.deps.now()).forDecide, this.steering, this.deps.now()).decisions
+      const now = this.deps.now()
+      const r = decide(policy, this.observations(now).forDecide, this.steering, now)
+      this.steering = r.state
+      this.decisions = r.decisions
       await this.apply()
       this.updateTargets()
       if (this.tick !== undefined) {
