@@ -26,6 +26,8 @@ export interface LabPolicyOptions {
   intervalMs?: number
   failover?: { holdDownMs?: number; failbackDelayMs?: number; brownoutConfirmMs?: number }
   serial?: number
+  /** Report to this broker (plain MQTT inside the lab: the broker listens on a lab address only). */
+  telemetry?: { broker: string; reportIntervalS?: number }
 }
 
 export function labPolicy(topology: Topology, options: LabPolicyOptions = {}): string {
@@ -92,5 +94,5 @@ probes:
   reflectors: [{ address: ${a.internetHost} }]
   uplinks:
     mpls: { reflectors: [{ address: ${a.hubMpls} }] }
-`
+${options.telemetry ? `telemetry: { broker: "${options.telemetry.broker}", topicPrefix: sdwan, reportIntervalS: ${options.telemetry.reportIntervalS ?? 2} }\n` : ''}`
 }
