@@ -1,9 +1,9 @@
 // The composition root: the one place the edge daemon's real side effects are wired together — the
-// policy file, the kernel (rtnetlink + nftables), the probe engine's worker thread, the decision log,
-// the control socket and the process signals.
+// policy file, the kernel (rtnetlink + nftables), the probe engine's worker thread, IPsec tunnels, the
+// decision log, the control socket, central management over MQTT, and the process signals.
 //   SIGTERM/SIGINT  stop; forwarding stays as it is (fail-static) unless started with --flush-on-exit.
 //   SIGHUP          reload the policy file: validated first; on any problem the running policy stays.
-import { appendFile, mkdir, rename, stat } from 'node:fs/promises'
+import { appendFile, mkdir, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Server } from 'node:net'
 import { monotonicMs } from '../probes/clock.js'
@@ -15,12 +15,15 @@ import type { SitePolicy } from './config/policy.js'
 import { nodeTunnelManager, tunnelPlanOptions } from './dataplane/ipsec/node-tunnels.js'
 import { ownershipOf } from './dataplane/ports.js'
 import { openKernelSession } from './dataplane/session.js'
+import { CtnetlinkConntrackPort } from './dataplane/conntrack.js'
+import { openCentral, type Central } from './daemon/central.js'
 import { serveControl } from './daemon/control-socket.js'
 import { DecisionLog } from './daemon/decision-log.js'
 import { EdgeDaemon } from './daemon/edge-daemon.js'
 import { createLogger } from './daemon/logger.js'
 import { probeInterval } from './daemon/probe-targets.js'
 import { statusReport } from './daemon/status.js'
+import pkg from '../package.json' with { type: 'json' }
 
 export interface RunOptions {
   policyFile: string
@@ -46,8 +49,27 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
   }
   let policy: SitePolicy = first.policy
   const log = createLogger(opts.logLevel, opts.pretty)
-  const authKey = policy.probes.authKeyFile ? await readAuthKeyFile(policy.probes.authKeyFile) : undefined
   await mkdir(opts.stateDir, { recursive: true })
+  // Switches to a validated policy, from a SIGHUP reload or an orchestrator's push; throws when it cannot.
+  let switchPolicy: (next: SitePolicy) => Promise<void> = async () => {
+    throw new Error('the daemon is not running yet')
+  }
+  const conntrack = new CtnetlinkConntrackPort()
+  let central: Central | undefined
+  if (policy.telemetry) {
+    central = await openCentral({
+      policy: { ...policy, telemetry: policy.telemetry },
+      policyText: await readFile(opts.policyFile, 'utf8'),
+      stateDir: opts.stateDir,
+      firmware: `sdwan-edge ${pkg.version}`,
+      applyPolicy: next => switchPolicy(next),
+      evictFlows: (mark, mask) => conntrack.evict(mark, mask),
+      log,
+    })
+    if (central.running.serial !== policy.serial) log.info({ serial: central.running.serial, file: policy.serial }, 'running the last confirmed pushed policy, newer than the file')
+    policy = central.running
+  }
+  const authKey = policy.probes.authKeyFile ? await readAuthKeyFile(policy.probes.authKeyFile) : undefined
   const decisionLog = new DecisionLog(join(opts.stateDir, 'decisions.jsonl'), { appendFile, stat, rename }, err => log.error({ err }, 'decision log write failed'))
   const session = openKernelSession(ownershipOf(policy.dataplane), (event, fields) => log.info(fields, event))
   session.reconciler.watch()
@@ -67,7 +89,10 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
       return engine
     },
     log,
-    onChanges: (changes, wallAt) => void decisionLog.record(changes, wallAt),
+    onChanges: (changes, decisions, wallAt) => {
+      void decisionLog.record(changes, wallAt)
+      central?.onChanges(changes, decisions)
+    },
     ...(authKey ? { authKey } : {}),
     tunnels,
   })
@@ -79,8 +104,10 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
       if (command === 'status') return statusReport(daemon.snapshot(), monotonicMs())
       throw new Error(`unknown command '${command}'; known: status`)
     })
+    central?.attach(daemon)
   } catch (err) {
     log.error({ err }, 'start-up failed')
+    await central?.stop().catch(() => undefined)
     await daemon.stop(false).catch(() => undefined)
     await tunnels.stop().catch(() => undefined)
     tunnels.close()
@@ -94,11 +121,15 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
       log.error({ problems: next.errors.map(formatPolicyError) }, 'reload refused: the policy file is invalid; the running policy stays')
       return
     }
-    if (JSON.stringify(next.policy.dataplane) !== JSON.stringify(policy.dataplane)) {
-      log.error({}, 'reload refused: the dataplane ownership ranges changed; stop with --flush and start again to move them')
-      return
+    await switchPolicy(next.policy).catch((err: Error) => log.error({}, `reload refused: ${err.message}`))
+  }
+  switchPolicy = async next => {
+    if (JSON.stringify(next.dataplane) !== JSON.stringify(policy.dataplane)) {
+      throw new Error('the dataplane ownership ranges changed; stop with --flush and start again to move them')
     }
-    await daemon.reload(next.policy).then(() => (policy = next.policy)).catch(() => undefined)
+    await daemon.reload(next)
+    policy = next
+    await central?.reconfigure(next)
   }
 
   await new Promise<void>(resolve => {
@@ -111,6 +142,7 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
     )
   })
   server?.close()
+  await central?.stop().catch(err => log.error({ err }, 'stopping telemetry failed'))
   await daemon.stop(opts.flushOnExit)
   // charon runs as our child: left behind it would hold the ports and VICI sockets the next start needs.
   await tunnels.stop().catch(err => log.error({ err }, 'stopping the IPsec tunnels failed'))

@@ -58,8 +58,8 @@ export interface DaemonDeps {
   reconciler: { set(want: DesiredState | null): Promise<ApplyReport> }
   startProbes(targets: readonly ProbeTarget[]): ProbePort
   log: DaemonLog
-  /** Every re-steer, for the decision log and telemetry. */
-  onChanges?(changes: SteeringChange[], wallAt: number): void
+  /** Every re-steer, with the decisions it led to, for the decision log and telemetry. */
+  onChanges?(changes: SteeringChange[], decisions: readonly Decision[], wallAt: number): void
   /** HMAC key for authenticated STAMP, when the policy names one. */
   authKey?: Buffer
   /** IPsec tunnels; without it the policy's IPsec tunnel paths never come up (probes get no answer). */
@@ -121,6 +121,9 @@ export class EdgeDaemon {
   /** Reads the kernel's facts, programs the initial state, starts probing and the steering loop. */
   async start(): Promise<void> {
     this.startedAt = this.deps.wallNow()
+    // Before anything can call evaluate(): a link or tunnel event during start-up must already find the
+    // paths warming up, not judged for want of probes that have not started yet.
+    this.probingSince = this.deps.now()
     this.unwatch = this.deps.kernel.watch(e => this.onKernelEvent(e))
     this.deps.tunnels?.onChange(() => void this.evaluate())
     await this.refreshFacts()
@@ -191,6 +194,13 @@ export class EdgeDaemon {
     }
   }
 
+  /** A steering round now (the orchestrator's re-steer command); returns the classes whose path changed. */
+  async resteer(): Promise<string[]> {
+    const before = new Map(this.decisions.map(d => [d.class, JSON.stringify(d.active)]))
+    await this.evaluate()
+    return this.decisions.filter(d => before.get(d.class) !== JSON.stringify(d.active)).map(d => d.class)
+  }
+
   /** One steering round: observe, decide, converge if anything changed. */
   async evaluate(): Promise<void> {
     if (this.evaluating) {
@@ -215,7 +225,7 @@ export class EdgeDaemon {
           this.recent.push({ ...c, wallAt })
         }
         this.recent.splice(0, Math.max(0, this.recent.length - RECENT_CHANGES))
-        this.deps.onChanges?.(r.changes, wallAt)
+        this.deps.onChanges?.(r.changes, r.decisions, wallAt)
       }
       if (factsChanged || !sameDecisions(r.decisions, this.decisions)) {
         this.decisions = r.decisions

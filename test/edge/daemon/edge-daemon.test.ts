@@ -149,3 +149,17 @@ t.test('warm-up follows the probes: a slow probe start drops nothing, a path tha
   t.equal(posTable(h.applied.at(-1)!), 1002, 'a never answered: pos moves to b')
   t.notOk(daemon.snapshot().warmingUp)
 })
+
+t.test('an event during start-up finds the paths warming up, not dropped', async t => {
+  const h = harness()
+  let onTunnelChange: () => void = () => undefined
+  const daemon = new EdgeDaemon(policy, {
+    ...h.deps,
+    now: () => 5_000_000,
+    tunnels: { set: async () => onTunnelChange(), state: () => undefined, onChange: l => void (onTunnelChange = l), stop: async () => undefined },
+  })
+  await daemon.start()
+  await daemon.evaluate()
+  t.equal(posTable(h.applied.at(-1)!), 1001, 'pos never left its first path')
+  t.same(daemon.snapshot().recent, [], 'no re-steer was recorded')
+})

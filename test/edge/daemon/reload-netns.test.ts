@@ -38,7 +38,7 @@ t.test('SIGHUP reloads the policy, refusing an invalid one', { skip: hostLabSkip
   t.match(refusal ?? '', /policy\.yaml:5:10: \/uplinks: must list at least 1 item/, 'with the located problem')
   t.equal((await branch.status()).serial, 1, 'the running policy stays')
 
-  await writeFile(branch.policyFile, labPolicy(branch.lab.topology, { serial: 2, failover: { failbackDelayMs: 5000 } }))
+  await writeFile(branch.policyFile, labPolicy(branch.lab.topology, { serial: 2, pskFile: branch.pskFile, failover: { failbackDelayMs: 5000 } }))
   process.kill(pid, 'SIGHUP')
   const reloaded = await branch.waitForStatus(s => s.serial === 2, 15_000, 'serial 2 in force')
   t.same(reloaded.classes.find(c => c.name === 'voip')!.active, ['lte'], 'classes still steered after the reload')
