@@ -14,6 +14,7 @@ import { startHubResponders, type HubResponders } from './hub-ipsec.js'
 import { buildLab, teardownLab, type Lab } from './lab-network.js'
 import { LAB_EDGE_ID, LAB_ESP_PROPOSALS, LAB_HUB_ID, LAB_IKE_PROPOSALS, LAB_TUNNELS, labPolicy, type LabPolicyOptions, type LabTunnelName } from './lab-policy.js'
 import type { LongRunningProcess, SpawnLongRunning } from './long-running-process.js'
+import { startBroker, type Broker } from './mosquitto-broker.js'
 import { retailBranch, type NodeName } from './topology.js'
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url))
@@ -35,7 +36,12 @@ export interface BranchOptions {
   logLevel?: string
   /** charon filelog level of the hub's responders (their lines go to Branch.hubLog). */
   hubLogLevel?: number
+  /** Run the orchestrator's MQTT broker in the data centre and have the edge report to it. */
+  broker?: boolean
 }
+
+/** Where the lab's orchestrator broker listens: the hub's data-centre service address. */
+export const LAB_BROKER_PORT = 1883
 
 /** Datagrams a UDP sink received, parsed: when, from where, what. */
 export interface Arrival {
@@ -56,6 +62,8 @@ export interface Branch {
   readonly policyFile: string
   /** The PSK both tunnels use; a re-rendered lab policy must name it too (LabPolicyOptions.pskFile). */
   readonly pskFile: string
+  /** The orchestrator's broker, when started with `broker: true`. */
+  readonly broker: Broker | undefined
   readonly socket: string
   readonly daemonLog: string[]
   /** The daemon's process id (\`ip netns exec\` execs it in place), for resource figures. */
@@ -91,8 +99,10 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
   const pskFile = join(options.workDir, 'dc1.psk')
   const psk = randomBytes(24).toString('base64url')
   await writeFile(pskFile, `${psk}\n`, { mode: 0o600 })
-  await writeFile(policyFile, labPolicy(topology, { pskFile, ...options.policy }))
+  const telemetry = options.broker ? { telemetry: { broker: `mqtt://${topology.addresses.hubService}:${LAB_BROKER_PORT}` } } : {}
+  await writeFile(policyFile, labPolicy(topology, { pskFile, ...telemetry, ...options.policy }))
   const lab = await buildLab(topology, deps.run)
+  let broker: Broker | undefined
   let hub: HubResponders | undefined
   const hubLog: string[] = []
   const processes: LongRunningProcess[] = []
@@ -107,6 +117,7 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
     await Promise.all(processes.map(p => Promise.race([p.exited.catch(() => null), deps.sleep(5000)])))
     for (const p of processes) p.kill('SIGKILL')
     await hub?.stop().catch(() => undefined)
+    await broker?.stop().catch(() => undefined)
     await teardownLab(options.prefix, deps.run)
   }
   try {
@@ -143,6 +154,7 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
       },
       deps.run,
     )
+    if (options.broker) broker = await startBroker({ namespace: topology.namespaces.hub, address: topology.addresses.hubService, port: LAB_BROKER_PORT })
     // STAMP reflectors: the internet host and the hub's MPLS address for direct paths, the hub's inner
     // address of each tunnel for the tunnel paths (the probes cross the tunnel).
     const reflectors: Array<readonly [NodeName, string]> = [
@@ -192,6 +204,7 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
       lab,
       policyFile,
       pskFile,
+      broker,
       socket,
       daemonLog,
       daemonPid: daemon.pid,

@@ -10,7 +10,7 @@ import { startBranch } from './branch.js'
 import { spawnCommandRunner } from './command-runner.js'
 import { runConsole } from './console.js'
 import { spawnLongRunning } from './long-running-process.js'
-import { runSmoke } from './smoke.js'
+import { runSmoke, SMOKE_CHECKS } from './smoke.js'
 
 const HELP = `usage: npm run lab -- [--smoke] [--prefix P]
 
@@ -44,21 +44,23 @@ async function main(argv: string[]): Promise<number> {
   const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
   process.stdout.write('building the lab branch…\n')
   const branch = await startBranch(
-    { prefix: values.prefix ?? 'lab-', workDir, policy: values.smoke ? { failover: { holdDownMs: 1000, failbackDelayMs: 3000, brownoutConfirmMs: 500 } } : {} },
+    { prefix: values.prefix ?? 'lab-', workDir, broker: true, policy: values.smoke ? { failover: { holdDownMs: 1000, failbackDelayMs: 3000, brownoutConfirmMs: 500 } } : {} },
     { run: spawnCommandRunner(), spawn: spawnLongRunning, sleep, now: Date.now },
   )
   try {
     if (values.smoke) {
       const checks = await runSmoke(branch, c => process.stdout.write(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}\n`))
       const failed = checks.filter(c => !c.ok)
-      const allRan = checks.length === 6
+      const allRan = checks.length === SMOKE_CHECKS
       process.stdout.write(
         failed.length === 0 && allRan ? `lab smoke: PASS (${checks.length} checks)\n` : `lab smoke: FAIL (${failed.map(c => c.name).join('; ') || 'not every check ran'})\n`,
       )
       if (failed.length > 0) process.stdout.write(`daemon log (last lines):\n${branch.daemonLog.slice(-15).join('\n')}\n`)
       return failed.length === 0 && allRan ? 0 : 1
     }
+    const b = branch.broker!
     process.stdout.write(`lab up; daemon log and state in ${workDir}\n`)
+    process.stdout.write(`telemetry: ip netns exec ${branch.lab.topology.namespaces.hub} mosquitto_sub -h ${b.address} -p ${b.port} -t 'sdwan/#' -v\n`)
     await runConsole(branch, process.stdout, process.stdin)
     return 0
   } finally {

@@ -66,6 +66,12 @@ export async function runSmoke(branch: Branch, report: (c: SmokeCheck) => void):
     if (after.fromEdge <= before.fromEdge) throw new Error(`${got}, but the MPLS provider forwarded nothing from the edge`)
     return `${got}; MPLS forwarded ${after.fromEdge - before.fromEdge} packets from the edge meanwhile`
   })
+  // The orchestrator's view: a subscriber in the data centre collects the edge's events meanwhile.
+  const broker = branch.broker
+  const events = broker
+    ? branch.lab.exec('hub', ['mosquitto_sub', '-h', broker.address, '-p', String(broker.port), '-t', 'sdwan/+/+/events', '-C', '20', '-W', '8'])
+    : undefined
+  await new Promise(r => setTimeout(r, 300))
   await check('broadband blackout moves POS to IPsec over LTE', async () => {
     const cut = Date.now()
     await branch.lab.impair('bb', { kind: 'blackout' })
@@ -77,6 +83,15 @@ export async function runSmoke(branch: Branch, report: (c: SmokeCheck) => void):
     if (after.fromEdge <= before.fromEdge) throw new Error('POS arrived, but the LTE provider forwarded nothing from the edge')
     return `POS on dc1-lte; a POS packet at the DC ${hit.at - cut} ms after the cut`
   })
+  await check("the re-steer reached the orchestrator's broker", async () => {
+    if (!events) throw new Error('the lab was started without its broker')
+    const seen = (await events).stdout.split('\n').filter(l => l.includes('"re-steer"') && l.includes('"class":"pos"'))
+    if (seen.length === 0) throw new Error('no re-steer event for pos arrived on sdwan/+/+/events')
+    return `event: ${(JSON.parse(seen[0]!) as { message: string }).message}`
+  })
   await branch.lab.restore('bb')
   return checks
 }
+
+/** How many checks a complete smoke run makes. */
+export const SMOKE_CHECKS = 7

@@ -19,13 +19,14 @@ t.test('npm run lab -- --smoke passes and cleans up', { skip }, async t => {
   const prefix = `sm${process.pid % 100000}-`
   const r = spawnSync('npm', ['run', '--silent', 'lab', '--', '--smoke', '--prefix', prefix], { cwd: root, encoding: 'utf8', timeout: 240_000 })
   t.equal(r.status, 0, r.stdout + r.stderr)
-  t.match(r.stdout, /^lab smoke: PASS \(6 checks\)$/m)
+  t.match(r.stdout, /^lab smoke: PASS \(7 checks\)$/m)
   for (const check of [
     'POS reaches the data centre through IPsec over broadband',
     'VoIP leaves by LTE',
     'guest leaves by broadband',
     'ERP reaches the data centre over MPLS',
     'broadband blackout moves POS to IPsec over LTE',
+    "the re-steer reached the orchestrator's broker",
   ]) {
     t.match(r.stdout, new RegExp(`^ok   ${check}`, 'm'))
   }
