@@ -57,7 +57,9 @@ export class BrokerLink {
 
   /** Ends the connection in order (the broker drops the will) and stops retrying. */
   async stop(beforeDisconnect?: (connection: MqttConnection) => Promise<void>): Promise<void> {
-    const connection = this.connection
+    // The live connection even while its birth and subscriptions are still going out: a stop in that
+    // window must still say goodbye and close it, not leave the socket open and the state 'online'.
+    const connection = this.current
     this.generation++
     this.state = 'stopped'
     this.options.timers.clearTimeout(this.retryTimer)
