@@ -1,8 +1,10 @@
 // The VM scenario suite: what the host kernel cannot show, proven in one boot of Debian's kernel —
 // GRE, kernel ESP over an xfrm interface, netem, and the retail branch with its provider profiles.
 // Used by `npm run lab:vm` and by test/images/lab/vm-suite.test.ts.
-import { runInVm, type RunInVmDeps, type VmRunResult } from './run-in-vm.js'
+import { join } from 'node:path'
+import { defaultRunInVmDeps, runInVm, type RunInVmDeps, type VmRunResult } from './run-in-vm.js'
 import { parseChecks, type ScenarioCheck } from './scenario-checks.js'
+import { DEFAULT_CACHE_DIR } from './vm-image-cache.js'
 
 /**
  * What a boot needs for the lab topology (retailBranch + buildLab): nft's expressions, NAT and the
@@ -27,6 +29,18 @@ export const VM_SUITE_CHECKS: readonly string[] = [
   'branch-teardown',
 ]
 
+/**
+ * One lab VM at a time on this machine. TCG emulates every guest instruction on the host's cores: two VMs
+ * on a 2-core host (tap runs two test files at once) starve each other's vCPUs into half-second stalls,
+ * which the daemon's probes rightly read as blackouts and jitter. QEMU is started through a shell that
+ * opens the lock file, waits for flock(1) on it, then execs QEMU holding the locked descriptor: the lock
+ * lives exactly as long as QEMU (the kernel drops it however QEMU ends, so nothing stale is left), and
+ * QEMU keeps the pid runInVm kills on timeout. A run's time limit includes its wait for the slot.
+ */
+export function oneVmAtATime(deps: RunInVmDeps, lockFile = join(process.env.SDWAN_LAB_CACHE ?? DEFAULT_CACHE_DIR, 'vm.lock')): RunInVmDeps {
+  return { ...deps, spawnQemu: argv => deps.spawnQemu(['sh', '-c', 'exec 9>"$0" && flock 9 && exec "$@"', lockFile, ...argv]) }
+}
+
 export interface VmSuiteReport {
   readonly ok: boolean
   readonly run: VmRunResult
@@ -43,7 +57,7 @@ export async function runVmSuite(options: { onConsole?: (text: string) => void; 
       timeoutMs: options.timeoutMs ?? 420_000,
       ...(options.onConsole === undefined ? {} : { onConsole: options.onConsole }),
     },
-    deps,
+    oneVmAtATime(deps ?? defaultRunInVmDeps()),
   )
   const checks = parseChecks(run.console)
   const missing = VM_SUITE_CHECKS.filter(name => !checks.some(check => check.name === name))

@@ -4,10 +4,16 @@
 // step. Assertions are outcomes only; the durations the guest measured are printed as comments, since
 // TCG on a loaded host says little about how fast the daemon is (npm run bench failover measures that).
 // The pure parts (result file, decision log, percentiles, nft counters) are tested without the VM.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { brownoutFigures, DAEMON_CHECKS, daemonScript, daemonVerdictLine, runDaemonSuite } from '../../../images/lab/vm/daemon-suite.js'
 import { guestWatchRuleset, parseGuestWatch, tunnelDevices } from '../../../images/lab/vm/scenarios/daemon-guest-watch.js'
 import { classMoves, firstMoveTo, parseDaemonResult, parseDecisionLog, percentile, type DaemonScenarioResult } from '../../../images/lab/vm/scenarios/daemon-result.js'
+import { oneVmAtATime } from '../../../images/lab/vm/vm-suite.js'
+import { defaultRunInVmDeps } from '../../../images/lab/vm/run-in-vm.js'
+import { spawnLongRunning } from '../../../images/lab/long-running-process.js'
 import { vmLabSkip } from './helpers/lab-capabilities.js'
 
 const LOG = [
@@ -57,8 +63,8 @@ t.test('the guest result file is read back, and a bad one says which field', asy
 })
 
 t.test('brownout figures: percentiles of the trials that moved', async t => {
-  t.same(brownoutFigures(RESULT), { p50Ms: 2000, p95Ms: 3000, moved: 2, trials: 3 })
-  t.same(brownoutFigures({ ...RESULT, trials: [] }), { p50Ms: null, p95Ms: null, moved: 0, trials: 0 })
+  t.same(brownoutFigures(RESULT), { p50Ms: 2000, p95Ms: 3000, p95AfterApplyMs: 2700, moved: 2, trials: 3 })
+  t.same(brownoutFigures({ ...RESULT, trials: [] }), { p50Ms: null, p95Ms: null, p95AfterApplyMs: null, moved: 0, trials: 0 })
 })
 
 t.test('the guest command line and the guest-watch table', async t => {
@@ -78,6 +84,23 @@ t.test('the guest command line and the guest-watch table', async t => {
   t.throws(() => parseGuestWatch('{"nftables":[]}'), /no counter "guest_forwarded"/)
   const links = '1: lo: <LOOPBACK,UP> mtu 65536\n7: sw-dc1-bb: <POINTOPOINT,UP> mtu 1400\n8: sw-dc1-lte@NONE: <NOARP> mtu 1400\n9: wan-bb@if3: <UP> mtu 1500\n'
   t.same(tunnelDevices(links), ['sw-dc1-bb', 'sw-dc1-lte'])
+})
+
+t.test('one lab VM at a time: a second QEMU waits for the first, and keeps its own pid', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'sdwan-vm-slot-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const lock = join(dir, 'vm.lock')
+  const deps = oneVmAtATime({ ...defaultRunInVmDeps(), spawnQemu: spawnLongRunning }, lock)
+  const log: string[] = []
+  // Stand-ins for QEMU: each prints its start and end, and the pid it runs as ($$ survives exec).
+  const fake = (name: string) => deps.spawnQemu(['sh', '-c', `echo "${name} start $$"; sleep 0.3; echo "${name} end"`])
+  const a = fake('a')
+  await new Promise(r => setTimeout(r, 100))
+  const b = fake('b')
+  for (const p of [a, b]) p.onStdout(text => log.push(...text.trim().split('\n')))
+  await Promise.all([a.exited, b.exited])
+  t.same(log.map(l => l.split(' ').slice(0, 2).join(' ')), ['a start', 'a end', 'b start', 'b end'], 'b started only after a ended')
+  t.equal(log[0], `a start ${a.pid}`, 'the command runs as the pid that was spawned (exec, not a child), so a kill reaches it')
 })
 
 t.test('VM: the real daemon steers VoIP through brownouts', { skip: vmLabSkip(), timeout: 600_000 }, async t => {
