@@ -96,8 +96,12 @@ async function timeMove(branch: Branch, sink: Sink, tag: string, impairment: Imp
     sink.waitFor(a => a.payload.startsWith(`${tag} `) && a.source === bb, within(MOVE_TIMEOUT_MS), `${tag} via bb`, mark).catch(() => null),
     waitForMove('voip', 'bb', at, MOVE_TIMEOUT_MS),
   ])
+  // A move only counts as this impairment's doing if the daemon left LTE for broadband (not a return from
+  // "dropped" after both paths looked bad) and the flow reached broadband no earlier than that decision.
+  const fromLte = decision !== null && decision.from[0] === 'lte'
+  const afterDecision = packet !== null && decision !== null && packet.at >= Date.parse(decision.time)
   return {
-    moved: packet !== null && decision !== null,
+    moved: fromLte && afterDecision,
     reSteerMs: decision === null ? null : Date.parse(decision.time) - at,
     firstPacketMs: packet === null ? null : packet.at - at,
     reason: decision?.reason ?? null,
@@ -196,7 +200,8 @@ async function story(branch: Branch, sinks: Sinks, flows: LongRunningProcess[]):
     await sleep(500)
     const v1Since = voipSink.arrivals.slice(mark).filter(a => a.payload.startsWith('V1 '))
     failback = {
-      failedBack: v2?.source === via.lte,
+      // From broadband, not from "dropped": a return after both paths looked bad is no failback.
+      failedBack: back.from[0] === 'bb' && v2?.source === via.lte,
       afterMs: Date.parse(back.time) - restoredAt,
       reason: back.reason,
       movedFlowStayed: v1Since.length > 0 && v1Since.every(a => a.source === via.bb),
@@ -241,12 +246,19 @@ async function story(branch: Branch, sinks: Sinks, flows: LongRunningProcess[]):
   // Re-steers during warm-up (a path coming up late) are not the story's: count from the first impairment.
   const steps = (await readDecisions()).filter(r => r.class === 'voip' && Date.parse(r.time) >= storyAt)
   const moves = classMoves(steps, 'voip')
-  const expected = ['lte→bb', 'bb→lte', 'lte→bb']
-  const reasons = [/jitter/, /failback/, /loss/]
+  // Each step, in order, with its cause. Other re-steers between them are reported, not failed: under TCG
+  // a starved guest can make broadband itself look bad for a moment, and the daemon is right to react.
+  const expected = [{ move: 'lte→bb', why: /jitter/ }, { move: 'bb→lte', why: /failback/ }, { move: 'lte→bb', why: /loss/ }]
+  let next = 0
+  moves.forEach((move, i) => {
+    const want = expected[next]
+    if (want && move === want.move && want.why.test(steps[i]!.reason)) next++
+  })
   report(
     'daemon-decision-log',
-    moves.join(', ') === expected.join(', ') && steps.every((r, i) => reasons[i]!.test(r.reason)),
-    `VoIP re-steers logged: ${moves.join(', ') || 'none'} (expected ${expected.join(', ')}); ${steps.map(r => `${r.time} ${r.reason}`).join(' | ')}`,
+    next === expected.length,
+    `${next}/${expected.length} steps logged in order (${expected.map(e => `${e.move} for ${e.why.source}`).join(', ')}); VoIP re-steers: ${moves.join(', ') || 'none'}; ` +
+      steps.map(r => `${r.time} ${r.reason}`).join(' | '),
   )
   return { jitterBrownout, failback, lossBurst, guest }
 }
