@@ -34,8 +34,9 @@ if (!(Number.isInteger(TRIALS) && TRIALS >= 0)) throw new Error(`--trials ${valu
 // timers short enough for one boot to tell the whole story, long enough to be real hysteresis.
 const SETTINGS = { intervalMs: 100, brownoutConfirmMs: 1500, failbackDelayMs: 3000, holdDownMs: 1000, jitterMs: 80, lossPct: 5 } as const
 // netem's jitter is normal per direction (provider-profiles.ts splits it): ± 80 ms round trip puts the
-// probes' RFC 3550 jitter near 60 ms, twice VoIP's 30 ms, while replies stay far inside downAfterMisses ×
-// interval, so the path is browned out, not blacked out. 5 % each way loses ~10 % of probes: past 1 %.
+// probes' RFC 3550 jitter at 40–60 ms here (measured), past VoIP's 30 ms, while replies stay far inside
+// downAfterMisses × interval, so the path is browned out, not blacked out. 5 % loss each way loses ~10 %
+// of probes: past VoIP's 1 %.
 const JITTER: Impairment = { kind: 'jitter', jitterMs: SETTINGS.jitterMs }
 const LOSS: Impairment = { kind: 'loss', percent: SETTINGS.lossPct }
 const VOIP_PORT = 5060
