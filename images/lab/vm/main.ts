@@ -1,10 +1,11 @@
 // `npm run lab:vm`: runs the VM scenario suite alone (one boot of Debian's kernel under QEMU TCG) and
 // prints a one-line verdict. Exit 0 on PASS, 1 on FAIL, 2 on bad arguments.
 import { parseArgs } from 'node:util'
+import { daemonVerdictLine, runDaemonSuite } from './daemon-suite.js'
 import { defaultRunInVmDeps } from './run-in-vm.js'
 import { runVmSuite, verdictLine } from './vm-suite.js'
 
-const HELP = `usage: npm run lab:vm -- [--quiet] [--timeout SECONDS]
+const HELP = `usage: npm run lab:vm -- [--daemon] [--quiet] [--timeout SECONDS]
 
 Boots Debian's linux-image-amd64 kernel under QEMU TCG (no KVM) with a busybox initramfs, the host's /usr
 and /etc and this repo shared read-only over 9p, and runs the VM scenario suite inside:
@@ -13,6 +14,8 @@ topology with its provider profiles (broadband 15 ms, LTE 45 ms ± 8 ms, MPLS 8 
 The kernel, its modules and the initramfs are cached in /var/cache/sdwan-edge/vm (SDWAN_LAB_CACHE);
 the first run downloads the kernel with apt-get (run as root; needs images/setup-host.sh done).
 
+  --daemon           run the real daemon's scenarios instead: VoIP through LTE jitter and loss brownouts
+                     (netem), failback, guest never in a tunnel, every step in the decision log
   --quiet            print only the check lines and the verdict, not the guest console
   --timeout SECONDS  kill the VM after this long (default 420)
   -h, --help         this text
@@ -23,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     ;({ values } = parseArgs({
       args: argv,
-      options: { quiet: { type: 'boolean' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { quiet: { type: 'boolean' }, daemon: { type: 'boolean' }, timeout: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     }))
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n\n${HELP}`)
@@ -39,6 +42,12 @@ async function main(argv: string[]): Promise<number> {
     return 2
   }
   const deps = defaultRunInVmDeps(line => process.stderr.write(`lab:vm: ${line}\n`))
+  if (values.daemon) {
+    const daemonReport = await runDaemonSuite({ timeoutMs: timeoutS * 1000, onConsole: values.quiet ? undefined : text => process.stdout.write(text) }, deps)
+    if (values.quiet) for (const check of daemonReport.checks) process.stdout.write(`${check.ok ? 'ok  ' : 'FAIL'} ${check.name}: ${check.detail}\n`)
+    process.stdout.write(`${daemonVerdictLine(daemonReport)}\n`)
+    return daemonReport.ok ? 0 : 1
+  }
   const report = await runVmSuite(
     {
       timeoutMs: timeoutS * 1000,
