@@ -12,6 +12,7 @@ import { DNS_LOG_GROUP, domainSet } from '../nft-ruleset.js'
 import type { DataplaneLog } from '../reconciler.js'
 import { dnsPayload, parseDnsAnswer } from './answers.js'
 import { classForNames } from './domains.js'
+import { nlattr } from '../rtnl/wire.js'
 
 const NETLINK_NETFILTER = 12
 const NFNL_SUBSYS_ULOG = 4
@@ -40,15 +41,6 @@ export function elementLines(policy: SitePolicy, packet: Buffer): string[] {
   )
 }
 
-function attr(type: number, value: Buffer): Buffer {
-  const len = 4 + value.length
-  const out = Buffer.alloc((len + 3) & ~3)
-  out.writeUInt16LE(len, 0)
-  out.writeUInt16LE(type, 2)
-  value.copy(out, 4)
-  return out
-}
-
 export interface SnooperDeps {
   policy: SitePolicy
   /** Runs `nft -f -` with these lines (one transaction). */
@@ -67,16 +59,16 @@ export class DnsSnooper {
     // struct nfgenmsg: family AF_UNSPEC, version 0, res_id = the group (big-endian).
     const nfgen = Buffer.from([0, 0, DNS_LOG_GROUP >> 8, DNS_LOG_GROUP & 0xff])
     const type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG
-    await socket.request(type, [nfgen, attr(NFULA_CFG_CMD, Buffer.from([NFULNL_CFG_CMD_BIND]))])
+    await socket.request(type, [nfgen, nlattr(NFULA_CFG_CMD, Buffer.from([NFULNL_CFG_CMD_BIND]))])
     // struct nfulnl_msg_config_mode: __be32 copy_range, u8 copy_mode, u8 pad.
     const mode = Buffer.alloc(6)
     mode.writeUInt32BE(0xffff, 0)
     mode[4] = NFULNL_COPY_PACKET
-    await socket.request(type, [nfgen, attr(NFULA_CFG_MODE, mode)])
+    await socket.request(type, [nfgen, nlattr(NFULA_CFG_MODE, mode)])
     // Deliver each packet at once instead of batching (the kernel's default threshold is 100).
     const one = Buffer.alloc(4)
     one.writeUInt32BE(1)
-    await socket.request(type, [nfgen, attr(NFULA_CFG_QTHRESH, one)])
+    await socket.request(type, [nfgen, nlattr(NFULA_CFG_QTHRESH, one)])
     socket.on('message', msgs => {
       for (const m of msgs) {
         if (m.type !== ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) continue

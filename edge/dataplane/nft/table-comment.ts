@@ -7,6 +7,7 @@ import { createNetlink } from 'netlink'
 import { attrsOf } from '../rtnl/codec.js'
 import { errnoName } from '../rtnl/errno.js'
 import { NftError } from '../errors.js'
+import { nlattr } from '../rtnl/wire.js'
 
 const NETLINK_NETFILTER = 12
 const NFNL_SUBSYS_NFTABLES = 10
@@ -16,15 +17,6 @@ const NFPROTO_INET = 1
 const NFTA_TABLE_NAME = 1
 const NFTA_TABLE_USERDATA = 6
 const NFTNL_UDATA_TABLE_COMMENT = 0
-
-function attr(type: number, value: Buffer): Buffer {
-  const len = 4 + value.length
-  const out = Buffer.alloc((len + 3) & ~3)
-  out.writeUInt16LE(len, 0)
-  out.writeUInt16LE(type, 2)
-  value.copy(out, 4)
-  return out
-}
 
 /** The comment among libnftnl udata TLVs; '' when there is none. */
 export function commentOfUserdata(udata: Buffer | undefined): string {
@@ -44,7 +36,7 @@ export async function readTableComment(name: string): Promise<string | null> {
   try {
     // struct nfgenmsg: family, version (NFNETLINK_V0), res_id (big-endian, 0).
     const nfgen = Buffer.from([NFPROTO_INET, 0, 0, 0])
-    const [msgs] = await socket.request((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, [nfgen, attr(NFTA_TABLE_NAME, Buffer.from(name + '\0'))], { checkError: false })
+    const [msgs] = await socket.request((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE, [nfgen, nlattr(NFTA_TABLE_NAME, Buffer.from(name + '\0'))], { checkError: false })
     const m = msgs[0]
     if (!m) throw new NftError('read table comment', 'no reply from nf_tables', null)
     if (m.type === NLMSG_ERROR) {

@@ -6,6 +6,16 @@
 export const NLMSG_HDRLEN = 16
 const align4 = (n: number): number => (n + 3) & ~3
 
+/** One netlink attribute (struct nlattr: u16 length, u16 type, value padded to 4 bytes) as its own Buffer. */
+export function nlattr(type: number, value: Buffer): Buffer {
+  const len = 4 + value.length
+  const out = Buffer.alloc(align4(len))
+  out.writeUInt16LE(len, 0)
+  out.writeUInt16LE(type, 2)
+  value.copy(out, 4)
+  return out
+}
+
 /** Builds one message body (what follows nlmsghdr): a 12-byte family header, then attributes. */
 export class BodyWriter {
   private buf = Buffer.alloc(128)
