@@ -13,7 +13,7 @@ import { uplinkFacts } from '../../../edge/dataplane/facts.js'
 import { ownershipOf } from '../../../edge/dataplane/ports.js'
 import { openKernelSession } from '../../../edge/dataplane/session.js'
 import { ownedText, rng } from './helpers/contract.js'
-import { enterTestNetns, ipBatch, tsxNodeArgs } from './helpers/netns.js'
+import { BB_IPV6, enterTestNetns, ipBatch, THREE_UPLINK_LINKS, tsxNodeArgs } from './helpers/netns.js'
 import { policyFromYaml, THREE_UPLINKS_YAML } from './helpers/policy.js'
 
 await enterTestNetns(import.meta.url, 'crash')
@@ -23,16 +23,7 @@ const KILLS = Number(process.env.DP_KILLS ?? 100)
 const POOL = 4
 const seed = Number(process.env.DP_SEED ?? Date.now() % 100000)
 
-ipBatch([
-  ...['bb', 'lte', 'mpls'].map(p => `link add up-${p} type veth peer name far-${p}`),
-  'link add lan0 type veth peer name far-lan0',
-  'link add lan1 type veth peer name far-lan1',
-  ...['up-bb', 'up-lte', 'up-mpls', 'lan0', 'lan1', 'far-bb', 'far-lte', 'far-mpls', 'far-lan0', 'far-lan1'].map(l => `link set ${l} up`),
-  'addr add 192.0.2.2/24 dev up-bb',
-  'addr add 2001:db8:b::2/64 dev up-bb nodad',
-  'addr add 198.51.100.2/24 dev up-lte',
-  'addr add 203.0.113.2/24 dev up-mpls',
-])
+ipBatch([...THREE_UPLINK_LINKS, BB_IPV6])
 
 // Policy variants that differ in rules (class order of paths), routes (a gateway) and nft (ports).
 const variants = [

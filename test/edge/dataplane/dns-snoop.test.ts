@@ -8,7 +8,7 @@ import { NftCliPort } from '../../../edge/dataplane/nft/port.js'
 import { ownershipOf } from '../../../edge/dataplane/ports.js'
 import { openKernelSession } from '../../../edge/dataplane/session.js'
 import { dnsResponse } from './helpers/dns-message.js'
-import { enterTestNetns, ipBatch, sh } from './helpers/netns.js'
+import { enterTestNetns, ipBatch, sh, THREE_UPLINK_LINKS } from './helpers/netns.js'
 import { policyFromYaml, THREE_UPLINKS_YAML } from './helpers/policy.js'
 
 await enterTestNetns(import.meta.url, 'dns')
@@ -20,16 +20,7 @@ const policy = policyFromYaml(
   ),
 )
 
-ipBatch([
-  ...['bb', 'lte', 'mpls'].map(p => `link add up-${p} type veth peer name far-${p}`),
-  'link add lan0 type veth peer name far-lan0',
-  'link add lan1 type veth peer name far-lan1',
-  ...['up-bb', 'up-lte', 'up-mpls', 'lan0', 'lan1', 'far-bb', 'far-lte', 'far-mpls', 'far-lan0', 'far-lan1'].map(l => `link set ${l} up`),
-  'addr add 192.0.2.2/24 dev up-bb',
-  'addr add 198.51.100.2/24 dev up-lte',
-  'addr add 203.0.113.2/24 dev up-mpls',
-  'addr add 10.42.0.1/24 dev lan0',
-])
+ipBatch([...THREE_UPLINK_LINKS, 'addr add 10.42.0.1/24 dev lan0'])
 
 t.test('an answer for a voip domain fills dom4_voip and dom6_voip', async t => {
   const session = openKernelSession(ownershipOf(policy.dataplane), () => undefined)

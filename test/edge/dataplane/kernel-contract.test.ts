@@ -7,7 +7,7 @@ import { uplinkFacts } from '../../../edge/dataplane/facts.js'
 import { describeRule } from '../../../edge/dataplane/ops.js'
 import { KernelError } from '../../../edge/dataplane/errors.js'
 import { dataplaneContract } from './helpers/contract.js'
-import { enterTestNetns, ipBatch, run, sh } from './helpers/netns.js'
+import { BB_IPV6, enterTestNetns, ipBatch, run, sh, THREE_UPLINK_LINKS } from './helpers/netns.js'
 import { policyFromYaml, THREE_UPLINKS_YAML } from './helpers/policy.js'
 
 await enterTestNetns(import.meta.url, 'contract')
@@ -15,19 +15,7 @@ await enterTestNetns(import.meta.url, 'contract')
 const policy = policyFromYaml(THREE_UPLINKS_YAML)
 const own = ownershipOf(policy.dataplane)
 
-// The uplinks and LAN interfaces of the policy, as veth pairs whose far ends stay in this netns.
-ipBatch([
-  'link add up-bb type veth peer name far-bb',
-  'link add up-lte type veth peer name far-lte',
-  'link add up-mpls type veth peer name far-mpls',
-  'link add lan0 type veth peer name far-lan0',
-  'link add lan1 type veth peer name far-lan1',
-  ...['up-bb', 'up-lte', 'up-mpls', 'lan0', 'lan1', 'far-bb', 'far-lte', 'far-mpls', 'far-lan0', 'far-lan1'].map(l => `link set ${l} up`),
-  'addr add 192.0.2.2/24 dev up-bb',
-  'addr add 2001:db8:b::2/64 dev up-bb nodad',
-  'addr add 198.51.100.2/24 dev up-lte',
-  'addr add 203.0.113.2/24 dev up-mpls',
-])
+ipBatch([...THREE_UPLINK_LINKS, BB_IPV6])
 
 /** The foreign objects, as `ip` and `nft` see them (independent of our own decoder). */
 const foreignView = (): string =>

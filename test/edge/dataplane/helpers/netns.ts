@@ -83,3 +83,20 @@ export function ipBatch(lines: readonly string[]): void {
  * carries tap's loaders and process-info hooks, which cost each child about a second to start.)
  */
 export const tsxNodeArgs = (): string[] => ['--import', import.meta.resolve('tsx')]
+
+/**
+ * The interfaces THREE_UPLINKS_YAML names, as veth pairs whose far ends stay in this netns: three
+ * uplinks with their IPv4 addresses and two LAN interfaces, all up.
+ */
+export const THREE_UPLINK_LINKS: readonly string[] = [
+  ...['bb', 'lte', 'mpls'].map(p => `link add up-${p} type veth peer name far-${p}`),
+  'link add lan0 type veth peer name far-lan0',
+  'link add lan1 type veth peer name far-lan1',
+  ...['up-bb', 'up-lte', 'up-mpls', 'lan0', 'lan1', 'far-bb', 'far-lte', 'far-mpls', 'far-lan0', 'far-lan1'].map(l => `link set ${l} up`),
+  'addr add 192.0.2.2/24 dev up-bb',
+  'addr add 198.51.100.2/24 dev up-lte',
+  'addr add 203.0.113.2/24 dev up-mpls',
+]
+
+/** Broadband's IPv6 address, for tests of the dual-stack rules. */
+export const BB_IPV6 = 'addr add 2001:db8:b::2/64 dev up-bb nodad'
