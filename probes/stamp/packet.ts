@@ -118,19 +118,30 @@ export function encodeSenderPacket(p: SenderPacket, options: EncodeOptions = {})
   return buf
 }
 
+/** Why a packet is refused before any field is read: too short for its mode, or a wrong HMAC. */
+function gate(buf: Buffer, min: number, key: Buffer | undefined): Extract<Decoded<never>, { ok: false }> | undefined {
+  if (buf.length < min) return { ok: false, reason: 'too-short', detail: `${buf.length} octets, need ≥ ${min}` }
+  if (key !== undefined && !verify(buf, key)) return { ok: false, reason: 'bad-hmac', detail: 'HMAC does not match the key' }
+  return undefined
+}
+
+/** The fields both packet kinds start with (RFC 8762 §4.2, §4.3): sequence, timestamp, error estimate. */
+const head = (buf: Buffer, layout: Layout) => ({
+  sequence: buf.readUInt32BE(layout.sequence),
+  timestamp: buf.readBigUInt64BE(layout.timestamp),
+  errorEstimate: buf.readUInt16BE(layout.errorEstimate),
+})
+
 /** Reads a Session-Sender packet; unauthenticated packets may be TWAMP-Light-short (≥ 14 octets). */
 export function decodeSenderPacket(buf: Buffer, key?: Buffer): Decoded<SenderPacket> {
   const auth = key !== undefined
-  const min = auth ? AUTH_LENGTH : TWAMP_LIGHT_MIN_SENDER_LENGTH
-  if (buf.length < min) return { ok: false, reason: 'too-short', detail: `${buf.length} octets, need ≥ ${min}` }
-  if (auth && !verify(buf, key)) return { ok: false, reason: 'bad-hmac', detail: 'HMAC does not match the key' }
+  const rejected = gate(buf, auth ? AUTH_LENGTH : TWAMP_LIGHT_MIN_SENDER_LENGTH, key)
+  if (rejected) return rejected
   const layout = auth ? SENDER_AUTH : SENDER_UNAUTH
   return {
     ok: true,
     value: {
-      sequence: buf.readUInt32BE(layout.sequence),
-      timestamp: buf.readBigUInt64BE(layout.timestamp),
-      errorEstimate: buf.readUInt16BE(layout.errorEstimate),
+      ...head(buf, layout),
       ssid: layout.ssid !== null && buf.length >= layout.ssid + 2 ? buf.readUInt16BE(layout.ssid) : 0,
     },
   }
@@ -176,16 +187,13 @@ export function stampReflectorPacket(buf: Buffer, timestamp: NtpTimestamp, key?:
 /** Reads a Session-Reflector packet (STAMP, or a TWAMP-Light one of ≥ 41 octets). */
 export function decodeReflectorPacket(buf: Buffer, key?: Buffer): Decoded<ReflectorPacket> {
   const auth = key !== undefined
-  const min = minReflectorLength(auth)
-  if (buf.length < min) return { ok: false, reason: 'too-short', detail: `${buf.length} octets, need ≥ ${min}` }
-  if (auth && !verify(buf, key)) return { ok: false, reason: 'bad-hmac', detail: 'HMAC does not match the key' }
+  const rejected = gate(buf, minReflectorLength(auth), key)
+  if (rejected) return rejected
   const layout = auth ? REFLECTOR_AUTH : REFLECTOR_UNAUTH
   return {
     ok: true,
     value: {
-      sequence: buf.readUInt32BE(layout.sequence),
-      timestamp: buf.readBigUInt64BE(layout.timestamp),
-      errorEstimate: buf.readUInt16BE(layout.errorEstimate),
+      ...head(buf, layout),
       ssid: layout.ssid !== null ? buf.readUInt16BE(layout.ssid) : 0,
       receiveTimestamp: buf.readBigUInt64BE(layout.receiveTimestamp),
       senderSequence: buf.readUInt32BE(layout.senderSequence),
