@@ -3,6 +3,7 @@
 import { uplinkAddressing } from '../dataplane/addresses.js'
 import { pathName } from '../config/policy.js'
 import type { DaemonSnapshot } from './edge-daemon.js'
+import { columns } from '../text/columns.js'
 
 export interface StatusReport {
   site: string
@@ -70,26 +71,21 @@ export function statusReport(s: DaemonSnapshot, now: number): StatusReport {
   }
 }
 
-const pad = (rows: string[][]): string[] => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map(r => (r[i] ?? '').length)))
-  return rows.map(r => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd())
-}
-
 const fmt = (x: number | undefined | null, unit = ''): string => (x === undefined || x === null ? '-' : `${x}${unit}`)
 
 export function statusText(r: StatusReport): string {
   const out = [`${r.site} / ${r.device}  policy serial ${r.serial}  up since ${r.startedAt}${r.warmingUp ? '  (warming up)' : ''}`, '', 'Uplinks']
-  out.push(...pad([['name', 'kind', 'interface', 'link', 'address', 'gateway'], ...r.uplinks.map(u => [u.name, u.kind, u.interface, u.up ? 'up' : 'DOWN', u.addresses.join(' ') || '-', u.gateway ?? '-'])]))
+  out.push(...columns([['name', 'kind', 'interface', 'link', 'address', 'gateway'], ...r.uplinks.map(u => [u.name, u.kind, u.interface, u.up ? 'up' : 'DOWN', u.addresses.join(' ') || '-', u.gateway ?? '-'])]))
   out.push('', 'Paths')
   out.push(
-    ...pad([
+    ...columns([
       ['name', 'state', 'rtt', 'p95', 'jitter', 'loss', 'MOS', 'for', 'why'],
       ...r.paths.map(p => [p.name, p.state === 'up' ? 'up' : p.state.toUpperCase(), fmt(p.rttMs, ' ms'), fmt(p.p95Ms, ' ms'), fmt(p.jitterMs, ' ms'), fmt(p.lossPct, ' %'), fmt(p.mos), `${p.forS} s`, p.reason]),
     ]),
   )
   out.push('', 'Classes')
   out.push(
-    ...pad([
+    ...columns([
       ['name', 'on', 'since', 'why'],
       ...r.classes.map(c => [c.name, c.active.length ? c.active.join('+') : 'DROPPED', c.sinceS === undefined ? '-' : `${c.sinceS} s`, `${c.active[0] !== c.preferred ? '(not preferred) ' : ''}${c.reason}`]),
     ]),

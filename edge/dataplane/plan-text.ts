@@ -6,11 +6,7 @@ import { ruleArgs, routeArgs } from './iproute-text.js'
 import { tunnelDevice } from './layout.js'
 import { classValue, hex32, pathValue } from './marks.js'
 import type { Decision, DesiredState, Facts } from './model.js'
-
-const table = (rows: string[][]): string[] => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map(r => (r[i] ?? '').length)))
-  return rows.map(r => '  ' + r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd())
-}
+import { columns } from '../text/columns.js'
 
 const slaText = (policy: SitePolicy, className: string): string => {
   const sla = policy.classes.find(c => c.name === className)?.sla
@@ -33,7 +29,7 @@ export function planText(policy: SitePolicy, state: DesiredState, decisions: rea
 
   out.push('', 'Paths')
   out.push(
-    ...table([
+    ...columns([
       ['name', 'kind', 'table', 'path mark', 'leaves by'],
       ...state.paths.map(p => {
         const uplink = policy.uplinks.find(u => u.name === p.uplink)
@@ -49,7 +45,7 @@ export function planText(policy: SitePolicy, state: DesiredState, decisions: rea
 
   out.push('', 'Classes (first match wins)')
   out.push(
-    ...table([
+    ...columns([
       ['name', 'class mark', 'starts on', 'fallbacks', 'SLA'],
       ...state.classes.map(c => {
         const cls = policy.classes.find(x => x.name === c.name)!
@@ -73,16 +69,16 @@ export function planText(policy: SitePolicy, state: DesiredState, decisions: rea
       const mtu = gre?.mtu ?? conn?.mtu
       rows.push([tunnelDevice(t.name), t.type, `${local} → ${remote}`, `${t.inner.local} ↔ ${t.inner.remote}`, mtu ? String(mtu) : '?'])
     }
-    out.push(...table(rows))
+    out.push(...columns(rows))
   }
 
   out.push('', 'Routing rules (ip rule)')
   const rules = [...state.rules].sort((a, b) => a.priority - b.priority || a.family - b.family)
-  out.push(...table(rules.map(r => [`-${r.family}`, ruleArgs(r), `# ${r.comment}`])))
+  out.push(...columns(rules.map(r => [`-${r.family}`, ruleArgs(r), `# ${r.comment}`])))
 
   out.push('', `Routes (ip route, proto ${dp.routeProtocol})`)
   const routes = [...state.routes].sort((a, b) => a.table - b.table || a.family - b.family || a.metric - b.metric)
-  out.push(...table(routes.map(r => [`-${r.family}`, routeArgs(r), `# ${r.comment}`])))
+  out.push(...columns(routes.map(r => [`-${r.family}`, routeArgs(r), `# ${r.comment}`])))
 
   out.push('', `nftables (nft -f, replaces table inet ${state.nftTable} in one transaction)`)
   out.push(...state.nft.trimEnd().split('\n').map(l => `  ${l}`))
