@@ -24,6 +24,7 @@ import { spawnCommandRunner } from '../../images/lab/command-runner.js'
 import { labPolicy } from '../../images/lab/lab-policy.js'
 import { spawnLongRunning } from '../../images/lab/long-running-process.js'
 import type { Impairment } from '../../images/lab/impairments.js'
+import { percentile } from '../../probes/metrics/stats.js'
 import { brownoutFigures, daemonVerdictLine, runDaemonSuite } from '../../images/lab/vm/daemon-suite.js'
 import { defaultRunInVmDeps } from '../../images/lab/vm/run-in-vm.js'
 import { vmLabSkip } from '../images/lab/helpers/lab-capabilities.js'
@@ -33,10 +34,7 @@ const TRIALS = Number(values.trials ?? 20)
 const VM_TRIALS = Number(values['vm-trials'] ?? 5)
 const SOAK_S = Number(values['soak-s'] ?? 600)
 const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!
-}
+const pct = (xs: readonly number[], p: number): number => percentile([...xs].sort((a, b) => a - b), p)
 
 /** One trial on VoIP (LTE first, broadband second): cut LTE, time the flow's first packet via broadband. */
 async function trial(branch: Branch, impairment: Impairment, port: number): Promise<number> {
