@@ -53,6 +53,23 @@ async function runSteps(run: CommandRunner, steps: readonly LabStep[]): Promise<
   }
 }
 
+const OPER_UP_TIMEOUT_MS = 5000
+
+/**
+ * Waits until the kernel reports the link operationally up. Carrier coming back is not enough: the
+ * kernel's linkwatch handles a carrier-on event up to a second later (net/core/link_watch.c), and until
+ * it runs dev_activate the device's qdisc is the noop one, which drops every packet sent through it.
+ */
+async function waitOperUp(run: CommandRunner, namespace: string, ifname: string): Promise<void> {
+  const deadline = Date.now() + OPER_UP_TIMEOUT_MS
+  for (;;) {
+    const result = await runChecked(run, { argv: ['ip', '-n', namespace, '-o', 'link', 'show', ifname] })
+    if (/ state UP /.test(result.stdout)) return
+    if (Date.now() > deadline) throw new Error(`${ifname} in ${namespace} is not operationally up ${OPER_UP_TIMEOUT_MS} ms after restore: ${result.stdout.trim()}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
 /** tc's answer when the kernel has no sch_netem and cannot load it (net/sched/sch_api.c, qdisc_create → -ENOENT). */
 function isMissingQdisc(result: CommandResult): boolean {
   return /qdisc kind is unknown|Unknown qdisc/i.test(result.stderr)
@@ -141,7 +158,12 @@ export async function buildLab(topology: Topology, run: CommandRunner, options: 
       }
       await runSteps(run, impairmentSteps(topology, provider, impairment))
     },
-    restore: provider => runSteps(run, restoreSteps(topology, provider, netem[provider].applied)),
+    async restore(provider) {
+      await runSteps(run, restoreSteps(topology, provider, netem[provider].applied))
+      const { ifname, providerIfname } = topology.uplinks[provider]
+      await waitOperUp(run, namespaces.edge, ifname)
+      await waitOperUp(run, namespaces[provider], providerIfname)
+    },
     async counters(provider) {
       const argv = ['ip', 'netns', 'exec', namespaces[provider], 'nft', '-j', 'list', 'counters', 'table', 'inet', PROVIDER_TABLE]
       const result = await runChecked(run, { argv })
