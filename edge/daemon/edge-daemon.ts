@@ -106,8 +106,11 @@ export class EdgeDaemon {
   private warming = new Set<string>()
   private probingSince = 0
   private startedAt = 0
-  private evaluating = false
+  /** The steering round under way (with the extra rounds asked for during it), if any. */
+  private round: Promise<void> | undefined
   private again = false
+  /** Set by stop(): nothing may steer or program the kernel after it, whatever event comes late. */
+  private stopped = false
   private factsDirty = false
 
   constructor(
@@ -137,9 +140,13 @@ export class EdgeDaemon {
 
   /** Stops probing and the loop. Forwarding is left as it is (fail-static) unless `flush`. */
   async stop(flush: boolean): Promise<void> {
+    this.stopped = true
     if (this.tick !== undefined) this.deps.timers.clearInterval(this.tick)
     this.tick = undefined
     this.unwatch?.()
+    // A round under way would program the kernel after the flush below (the tunnels going down on stop
+    // notify us too): let it finish first; later ones see `stopped` and do nothing.
+    await this.round
     await this.probes?.stop()
     if (flush) await this.deps.tunnels?.stop()
     if (flush) {
@@ -203,12 +210,28 @@ export class EdgeDaemon {
 
   /** One steering round: observe, decide, converge if anything changed. */
   async evaluate(): Promise<void> {
-    if (this.evaluating) {
+    if (this.stopped) return
+    if (this.round) {
       // A link event during a round: run once more right after, rather than wait for the next tick.
       this.again = true
-      return
+      return this.round
     }
-    this.evaluating = true
+    this.round = this.rounds()
+    try {
+      await this.round
+    } finally {
+      this.round = undefined
+    }
+  }
+
+  private async rounds(): Promise<void> {
+    do {
+      this.again = false
+      await this.evaluateOnce()
+    } while (this.again && !this.stopped)
+  }
+
+  private async evaluateOnce(): Promise<void> {
     try {
       // Facts shape the desired state on their own (routes via a gateway exist only while the uplink is
       // up; the kernel drops them with the carrier), so a change in facts re-applies even when no
@@ -233,12 +256,6 @@ export class EdgeDaemon {
       }
     } catch (err) {
       this.deps.log.error({ err }, 'steering round failed')
-    } finally {
-      this.evaluating = false
-    }
-    if (this.again) {
-      this.again = false
-      await this.evaluate()
     }
   }
 
