@@ -46,6 +46,9 @@ if (requireBroker()) {
       system: { model: 'APU4D4' },
       interfaces: [{ name: 'enp1s0', speedMbps: 1000 }, { name: 'wwan0', speedMbps: null }],
     })
+    // onConnected fires once the birth has finished (subscriptions and spool too), which can be after the
+    // orchestrator has the birth and inventory messages.
+    await waitFor('the birth to finish', () => connection !== undefined)
     connection!.destroy()
     await waitFor('will', () => states().some(s => !s.online))
     t.match(states().find(s => !s.online), { online: false, reason: 'connection-lost' })
