@@ -2,7 +2,7 @@
 // policies/schema/site-policy.schema.json, the one source of truth for field meaning and ranges).
 
 export type UplinkKind = 'broadband' | 'lte' | 'mpls'
-export type TunnelType = 'ipsec' | 'gre' | 'gre-over-ipsec'
+export type TunnelType = 'ipsec' | 'gre' | 'gre-over-ipsec' | 'vxlan'
 
 export interface SitePolicy {
   version: 1
@@ -59,6 +59,7 @@ export interface Tunnel {
   inner: { local: string; remote: string; local6?: string; remote6?: string }
   remotePrefixes: string[]
   gre?: { key?: number; ttl: number }
+  vxlan?: { vni: number; port: number; ttl: number }
   ipsec?: {
     auth: IkeAuth
     localId?: string

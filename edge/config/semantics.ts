@@ -114,12 +114,16 @@ function checkTunnels(policy: SitePolicy, add: Add): void {
     if (firstPair !== undefined) add(at, `a second ${t.type} tunnel from uplink '${t.uplink}' to hub '${t.hub}' (first at /tunnels/${firstPair}); one tunnel of a type per uplink and hub`)
     else pairs.set(pairKey, i)
 
-    const encrypted = t.type !== 'gre'
+    const encrypted = t.type !== 'gre' && t.type !== 'vxlan'
+    const plain = t.type === 'vxlan' ? 'VXLAN' : 'GRE'
     if (encrypted && !t.ipsec) add(at, `type '${t.type}' needs an 'ipsec' block with the IKE authentication`)
-    if (!encrypted && t.ipsec) add(`${at}/ipsec`, `'ipsec' settings do nothing on a plain 'gre' tunnel; use type 'gre-over-ipsec' to encrypt`)
+    if (!encrypted && t.ipsec) add(`${at}/ipsec`, `'ipsec' settings do nothing on a plain '${t.type}' tunnel; use type 'gre-over-ipsec' to encrypt`)
     if (t.gre && t.type === 'ipsec') add(`${at}/gre`, `'gre' settings do nothing on an 'ipsec' tunnel; use type 'gre-over-ipsec'`)
+    if (t.gre && t.type === 'vxlan') add(`${at}/gre`, `'gre' settings do nothing on a 'vxlan' tunnel; its settings go in 'vxlan'`)
+    if (t.type === 'vxlan' && !t.vxlan) add(at, `type 'vxlan' needs a 'vxlan' block with the VNI, e.g. vxlan: { vni: 100 }`)
+    if (t.vxlan && t.type !== 'vxlan') add(`${at}/vxlan`, `'vxlan' settings do nothing on a '${t.type}' tunnel; use type 'vxlan'`)
     if (!encrypted && uplink && uplink.kind !== 'mpls') {
-      add(`${at}/type`, `plain GRE over '${uplink.name}' (${uplink.kind}) would carry the site's traffic unencrypted across the internet; use 'ipsec' or 'gre-over-ipsec', or plain GRE only over mpls`)
+      add(`${at}/type`, `plain ${plain} over '${uplink.name}' (${uplink.kind}) would carry the site's traffic unencrypted across the internet; use 'ipsec' or 'gre-over-ipsec', or plain ${plain} only over mpls`)
     }
     const families = uplinkFamilies(policy, t.uplink)
     if (t.remote) {

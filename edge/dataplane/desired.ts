@@ -6,7 +6,7 @@ import { layout, type Layout } from './layout.js'
 import { pathRoutes } from './routes.js'
 import { classRules, uplinkSourceRules } from './rules.js'
 import { renderNft } from './nft-ruleset.js'
-import { greLinks, ipsecConns } from './tunnels.js'
+import { greLinks, ipsecConns, vxlanLinks } from './tunnels.js'
 
 // Memoised by argument identity (policies and facts are never mutated): re-steering calls desired()
 // with the same policy and facts and new decisions, and gets back the very same route array and
@@ -33,6 +33,7 @@ export function desired(policy: SitePolicy, decisions: readonly Decision[], fact
     rules: [...uplinkSourceRules(policy, l, facts), ...classRules(policy, l, decisions)],
     routes,
     greLinks: greLinks(policy, facts),
+    vxlanLinks: vxlanLinks(policy, facts),
     ipsecConns: ipsecConns(policy, facts),
     nft: nft.text,
     nftTable: policy.dataplane.nftTable,

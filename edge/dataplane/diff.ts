@@ -7,8 +7,8 @@
 //      removed class stops being marked before its rules go;
 //   3. deletes: rules, then routes, then links — nothing is removed while a rule may still lead to it.
 // A re-steered class is one add and one delete of its class rule (plus any changed sticky rules).
-import type { DesiredState, GreLink, Route } from './model.js'
-import { greBody, routeBody, routeKey, ruleKey, type ActualState, type Op } from './ops.js'
+import type { DesiredState, Route } from './model.js'
+import { greBody, routeBody, routeKey, ruleKey, vxlanBody, type ActualState, type Op } from './ops.js'
 
 const routeRank = (r: Route): number => (r.type === 'blackhole' ? 2 : r.gateway ? 1 : 0)
 
@@ -18,22 +18,40 @@ function byKey<T>(items: readonly T[], key: (t: T) => string): Map<string, T> {
   return m
 }
 
+interface LinkOps {
+  /** Deletes that must come before every add: the name is wanted again, as another kind of link. */
+  first: Op[]
+  adds: Op[]
+  deletes: Op[]
+}
+
+/** Adds (a changed link: delete, then add) for the links wanted, deletes for the ones no longer wanted. */
+function linkOps<L extends { name: string }>(want: readonly L[], have: readonly L[], body: (l: L) => string, add: (l: L) => Op, del: (l: L) => Op, anyKind: ReadonlySet<string>, out: LinkOps): void {
+  const wanted = byKey(want, l => l.name)
+  const held = byKey(have, l => l.name)
+  for (const [name, l] of wanted) {
+    const h = held.get(name)
+    if (h && body(h) === body(l)) continue
+    if (h) out.adds.push(del(h))
+    out.adds.push(add(l))
+  }
+  for (const [name, l] of held) if (!wanted.has(name)) (anyKind.has(name) ? out.first : out.deletes).push(del(l))
+}
+
 /** `want` null means: remove everything we own (the nft table named by `nftTable`). */
 export function diff(want: DesiredState | null, have: ActualState, nftTable: string): Op[] {
   const adds: Op[] = []
   const deletes: Op[] = []
   const nft: Op[] = []
 
-  const wantGre = byKey(want?.greLinks ?? [], (l: GreLink) => l.name)
-  const haveGre = byKey(have.greLinks, (l: GreLink) => l.name)
-  for (const [name, l] of wantGre) {
-    const h = haveGre.get(name)
-    if (h && greBody(h) === greBody(l)) continue
-    // A GRE link's endpoints cannot be changed in place on every kernel: recreate it.
-    if (h) adds.push({ kind: 'del-gre', link: h })
-    adds.push({ kind: 'add-gre', link: l })
-  }
-  for (const [name, l] of haveGre) if (!wantGre.has(name)) deletes.push({ kind: 'del-gre', link: l })
+  // A tunnel link's endpoints cannot be changed in place on every kernel (nor a VXLAN's VNI or port
+  // on any): a changed link is recreated. A tunnel whose type changed keeps its device name, so the
+  // old kind's link goes first.
+  const links: LinkOps = { first: [], adds, deletes }
+  const anyKind = new Set([...(want?.greLinks ?? []), ...(want?.vxlanLinks ?? [])].map(l => l.name))
+  linkOps(want?.greLinks ?? [], have.greLinks, greBody, link => ({ kind: 'add-gre', link }), link => ({ kind: 'del-gre', link }), anyKind, links)
+  linkOps(want?.vxlanLinks ?? [], have.vxlanLinks, vxlanBody, link => ({ kind: 'add-vxlan', link }), link => ({ kind: 'del-vxlan', link }), anyKind, links)
+  adds.unshift(...links.first)
 
   // The very same array on both sides (the reconciler's record of a state it reached) has no changes.
   const routeDeletes: Op[] = []

@@ -70,6 +70,23 @@ export interface GreLink {
   innerAddresses: string[]
 }
 
+/**
+ * A unicast VXLAN link to one hub (RFC 7348): an Ethernet segment of two, so the inner remote address
+ * is a real next hop (routes through it carry a gateway). Learning is always off: the only peer is
+ * `remote`, through the kernel's all-zeros default FDB entry.
+ */
+export interface VxlanLink {
+  name: string
+  vni: number
+  local: string
+  remote: string
+  /** UDP destination port (IANA 4789; Linux's own default without one is 8472). */
+  port: number
+  ttl: number
+  mtu: number
+  innerAddresses: string[]
+}
+
 /** The state an IPsec conn must reach; the tunnels layer renders it into VICI load-conn. */
 export interface IpsecConn {
   name: string
@@ -90,6 +107,7 @@ export interface DesiredState {
   rules: FibRule[]
   routes: Route[]
   greLinks: GreLink[]
+  vxlanLinks: VxlanLink[]
   ipsecConns: IpsecConn[]
   /** Our whole nftables table, as `nft -f` input that replaces it in one transaction. */
   nft: string

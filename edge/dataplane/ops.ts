@@ -1,16 +1,17 @@
 // What the kernel holds of ours, and the operations that move it toward the desired state. Pure data.
-import type { FibRule, GreLink, Route } from './model.js'
+import type { FibRule, GreLink, Route, VxlanLink } from './model.js'
 
 /** Everything we own that the kernel holds right now (comments are empty: the kernel has none). */
 export interface ActualState {
   rules: FibRule[]
   routes: Route[]
   greLinks: GreLink[]
+  vxlanLinks: VxlanLink[]
   /** Digest in our nft table's comment; null when the table does not exist. */
   nftDigest: string | null
 }
 
-export const EMPTY_ACTUAL: ActualState = { rules: [], routes: [], greLinks: [], nftDigest: null }
+export const EMPTY_ACTUAL: ActualState = { rules: [], routes: [], greLinks: [], vxlanLinks: [], nftDigest: null }
 
 /** One kernel operation on an rtnetlink object. */
 export type KernelOp =
@@ -22,6 +23,8 @@ export type KernelOp =
   | { kind: 'del-route'; route: Route }
   | { kind: 'add-gre'; link: GreLink }
   | { kind: 'del-gre'; link: GreLink }
+  | { kind: 'add-vxlan'; link: VxlanLink }
+  | { kind: 'del-vxlan'; link: VxlanLink }
 
 export type NftOp = { kind: 'load-nft'; table: string; text: string; digest: string } | { kind: 'delete-nft'; table: string }
 
@@ -52,6 +55,9 @@ export const routeBody = memo((r: Route): string => `${r.type}|${r.gateway ?? '-
 export const greBody = (l: GreLink): string =>
   `${l.kind}|${l.local}|${l.remote}|${l.key ?? '-'}|${l.ttl}|${l.mtu}|${[...l.innerAddresses].sort().join(',')}`
 
+export const vxlanBody = (l: VxlanLink): string =>
+  `${l.vni}|${l.local}|${l.remote}|${l.port}|${l.ttl}|${l.mtu}|${[...l.innerAddresses].sort().join(',')}`
+
 /** One line per op, for logs, plans and golden files. */
 export function describeOp(op: Op): string {
   switch (op.kind) {
@@ -65,6 +71,9 @@ export function describeOp(op: Op): string {
     case 'add-gre':
     case 'del-gre':
       return `${op.kind} ${op.link.name} ${op.link.kind} ${op.link.local} -> ${op.link.remote}`
+    case 'add-vxlan':
+    case 'del-vxlan':
+      return `${op.kind} ${op.link.name} vni ${op.link.vni} ${op.link.local} -> ${op.link.remote}:${op.link.port}`
     case 'load-nft':
       return `load-nft inet ${op.table} (${op.digest})`
     case 'delete-nft':

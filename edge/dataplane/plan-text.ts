@@ -58,15 +58,16 @@ export function planText(policy: SitePolicy, state: DesiredState, decisions: rea
     ]),
   )
 
-  if (state.greLinks.length + state.ipsecConns.length > 0) {
+  if (state.greLinks.length + state.vxlanLinks.length + state.ipsecConns.length > 0) {
     out.push('', 'Tunnels')
     const rows = [['device', 'type', 'underlay', 'inner', 'mtu']]
     for (const t of policy.tunnels) {
       const gre = state.greLinks.find(g => g.name === tunnelDevice(t.name))
+      const vxlan = state.vxlanLinks.find(v => v.name === tunnelDevice(t.name))
       const conn = state.ipsecConns.find(c => c.name === t.name)
-      const local = gre?.local ?? conn?.local ?? `${t.uplink} address (DHCP)`
-      const remote = gre?.remote ?? conn?.remote ?? '?'
-      const mtu = gre?.mtu ?? conn?.mtu
+      const local = gre?.local ?? vxlan?.local ?? conn?.local ?? `${t.uplink} address (DHCP)`
+      const remote = gre?.remote ?? (vxlan ? `${vxlan.remote} udp/${vxlan.port} vni ${vxlan.vni}` : undefined) ?? conn?.remote ?? '?'
+      const mtu = gre?.mtu ?? vxlan?.mtu ?? conn?.mtu
       rows.push([tunnelDevice(t.name), t.type, `${local} → ${remote}`, `${t.inner.local} ↔ ${t.inner.remote}`, mtu ? String(mtu) : '?'])
     }
     out.push(...columns(rows))

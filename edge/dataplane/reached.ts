@@ -1,7 +1,7 @@
 // The state reached after applying ops: the dumped state with every successful op folded in. Pure;
 // saves a second dump after each apply (what the kernel accepted is exactly what it now holds).
 // Keyed maps keep it linear: a full apply folds thousands of ops.
-import { greBody, routeKey, ruleKey, type ActualState, type Op } from './ops.js'
+import { greBody, routeKey, ruleKey, vxlanBody, type ActualState, type Op } from './ops.js'
 
 export function foldAll(state: ActualState, ops: readonly Op[]): ActualState {
   const touchesRules = ops.some(o => o.kind.endsWith('-rule'))
@@ -9,6 +9,7 @@ export function foldAll(state: ActualState, ops: readonly Op[]): ActualState {
   const rules = new Map(touchesRules ? state.rules.map(r => [ruleKey(r), r]) : [])
   const routes = new Map(touchesRoutes ? state.routes.map(r => [routeKey(r), r]) : [])
   let greLinks = state.greLinks
+  let vxlanLinks = state.vxlanLinks
   let nftDigest = state.nftDigest
   for (const op of ops) {
     switch (op.kind) {
@@ -32,6 +33,12 @@ export function foldAll(state: ActualState, ops: readonly Op[]): ActualState {
       case 'del-gre':
         greLinks = greLinks.filter(l => !(l.name === op.link.name && greBody(l) === greBody(op.link)))
         break
+      case 'add-vxlan':
+        vxlanLinks = [...vxlanLinks.filter(l => l.name !== op.link.name), op.link]
+        break
+      case 'del-vxlan':
+        vxlanLinks = vxlanLinks.filter(l => !(l.name === op.link.name && vxlanBody(l) === vxlanBody(op.link)))
+        break
       case 'load-nft':
         nftDigest = op.digest
         break
@@ -44,6 +51,7 @@ export function foldAll(state: ActualState, ops: readonly Op[]): ActualState {
     rules: touchesRules ? [...rules.values()] : state.rules,
     routes: touchesRoutes ? [...routes.values()] : state.routes,
     greLinks,
+    vxlanLinks,
     nftDigest,
   }
 }

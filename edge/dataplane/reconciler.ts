@@ -162,7 +162,7 @@ export class Reconciler {
     for (const f of failed) this.deps.log('dataplane.op-failed', { op: describeOp(f.op), error: f.error.message })
     // Without failures the kernel holds exactly `want`; recording want's own arrays lets the next
     // diff skip whatever part the next desired state shares with it.
-    if (!failed.length && !this.dirty) this.known = want ? { rules: want.rules, routes: want.routes, greLinks: want.greLinks, nftDigest: want.nftDigest } : reached
+    if (!failed.length && !this.dirty) this.known = want ? { rules: want.rules, routes: want.routes, greLinks: want.greLinks, vxlanLinks: want.vxlanLinks, nftDigest: want.nftDigest } : reached
     return { ops, failed, reached }
   }
 

@@ -3,7 +3,7 @@
 // Every table ends in `blackhole default` for both families at the top metric: a fib rule whose table
 // has no matching route lets the lookup continue with the next rule (fib_rules_lookup only stops on a
 // match), which would leak a class into the main table; a blackhole route is a match, so it stops there.
-import type { SitePolicy } from '../config/policy.js'
+import type { SitePolicy, Tunnel } from '../config/policy.js'
 import type { Facts, Family, Route } from './model.js'
 import type { Layout } from './layout.js'
 import { uplinkAddressing, uplinkUp } from './addresses.js'
@@ -27,6 +27,27 @@ function blackholes(table: number, why: string): Route[] {
   }))
 }
 
+/**
+ * A VXLAN link is Ethernet, not point-to-point: its destinations go via the hub's inner address (a
+ * device route would ARP for every destination on the segment), after the inner network it resolves
+ * in. A family without an inner address pair has no route; the blackhole below takes it.
+ */
+function vxlanRoutes(t: Tunnel, table: number, device: string): Route[] {
+  const routes: Route[] = []
+  const inner = [[t.inner.local, t.inner.remote], [t.inner.local6, t.inner.remote6]] as const
+  for (const [local, gateway] of inner) {
+    const p = local ? parsePrefix(local) : undefined
+    if (!p || !gateway) continue
+    routes.push({ family: p.family, table, dst: formatPrefix(networkOf(p)), type: 'unicast', device, metric: PATH_METRIC, comment: `${t.name} inner network` })
+    for (const dst of t.remotePrefixes) {
+      const d = parsePrefix(dst)
+      if (d?.family !== p.family) continue
+      routes.push({ family: d.family, table, dst: formatPrefix(networkOf(d)), type: 'unicast', gateway, device, metric: PATH_METRIC, comment: `${t.name} reaches ${dst} via the hub's inner address` })
+    }
+  }
+  return routes
+}
+
 export function pathRoutes(policy: SitePolicy, l: Layout, facts: Facts): Route[] {
   const routes: Route[] = []
   for (const path of l.paths) {
@@ -48,11 +69,13 @@ export function pathRoutes(policy: SitePolicy, l: Layout, facts: Facts): Route[]
     } else if (path.kind === 'tunnel') {
       const t = policy.tunnels.find(x => x.name === path.tunnel)
       if (!t) continue
-      for (const dst of t.remotePrefixes) {
-        const p = parsePrefix(dst)
-        if (!p) continue
-        routes.push({ family: p.family, table: path.table, dst: formatPrefix(networkOf(p)), type: 'unicast', device: path.device, metric: PATH_METRIC, comment: `${t.name} reaches ${dst}` })
-      }
+      if (t.type === 'vxlan') routes.push(...vxlanRoutes(t, path.table, path.device!))
+      else
+        for (const dst of t.remotePrefixes) {
+          const p = parsePrefix(dst)
+          if (!p) continue
+          routes.push({ family: p.family, table: path.table, dst: formatPrefix(networkOf(p)), type: 'unicast', device: path.device, metric: PATH_METRIC, comment: `${t.name} reaches ${dst}` })
+        }
       routes.push(...blackholes(path.table, `tunnel ${t.name} table`))
     } else {
       routes.push(...blackholes(path.table, 'drop path'))

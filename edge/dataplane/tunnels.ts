@@ -1,6 +1,6 @@
 // The tunnel devices and IPsec connections a policy asks for. Pure.
 import type { SitePolicy, Tunnel } from '../config/policy.js'
-import type { Facts, GreLink, IpsecConn } from './model.js'
+import type { Facts, GreLink, IpsecConn, VxlanLink } from './model.js'
 import { uplinkAddressing } from './addresses.js'
 import { tunnelDevice } from './layout.js'
 import { parseAddress } from '../net/prefix.js'
@@ -56,7 +56,7 @@ export function greLinks(policy: SitePolicy, facts: Facts): GreLink[] {
 export function ipsecConns(policy: SitePolicy, facts: Facts): IpsecConn[] {
   const conns: IpsecConn[] = []
   for (const t of policy.tunnels) {
-    if (t.type === 'gre') continue
+    if (t.type === 'gre' || t.type === 'vxlan') continue
     const u = underlay(policy, t, facts)
     if (!u.remote) continue
     const gre = t.type === 'gre-over-ipsec'
@@ -72,4 +72,28 @@ export function ipsecConns(policy: SitePolicy, facts: Facts): IpsecConn[] {
     })
   }
   return conns
+}
+
+// VXLAN (RFC 7348): outer IP + UDP 8 + VXLAN header 8 + the inner Ethernet header 14 the tunnel carries.
+const vxlanOverhead = (family: 4 | 6): number => outerIp(family) + 8 + 8 + 14
+
+export function vxlanLinks(policy: SitePolicy, facts: Facts): VxlanLink[] {
+  const links: VxlanLink[] = []
+  for (const t of policy.tunnels) {
+    if (t.type !== 'vxlan' || !t.vxlan) continue
+    const u = underlay(policy, t, facts)
+    // As for GRE: the link waits for its uplink's address.
+    if (!u.local || !u.remote) continue
+    links.push({
+      name: tunnelDevice(t.name),
+      vni: t.vxlan.vni,
+      local: u.local,
+      remote: u.remote,
+      port: t.vxlan.port,
+      ttl: t.vxlan.ttl,
+      mtu: t.mtu ?? u.uplinkMtu - vxlanOverhead(u.family),
+      innerAddresses: [t.inner.local, t.inner.local6].filter((x): x is string => !!x),
+    })
+  }
+  return links
 }

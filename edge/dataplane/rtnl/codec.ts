@@ -1,7 +1,7 @@
 // Our model objects ⇄ rtnetlink messages. Pure (no socket): encoders return the message type, flags
 // and payload; decoders turn dumped messages back into model objects, or undefined when not ours.
 import { AttrStream, rt } from 'netlink'
-import type { FibRule, Family, GreLink, Route } from '../model.js'
+import type { FibRule, Family, GreLink, Route, VxlanLink } from '../model.js'
 import type { Ownership } from '../ports.js'
 import { BodyWriter } from './wire.js'
 import { formatAddress, parseAddress } from '../../net/prefix.js'
@@ -181,15 +181,65 @@ export function greCreateRequest(l: GreLink): Request {
     o.push(IFLA_INFO_KIND, cstr(l.kind))
     o.push(IFLA_INFO_DATA, info)
   })
+  return newLinkRequest(l.name, l.mtu, linkinfo)
+}
+
+/** RTM_NEWLINK for a new device of ours, created up. */
+function newLinkRequest(name: string, mtu: number, linkinfo: Buffer): Request {
   return {
     type: rt.MessageType.NEWLINK,
     flags: NLM_F_CREATE | NLM_F_EXCL,
     payload: stream(o => {
       o.emit(rt.formatLink({ family: 0, index: 0, flags: { up: true }, change: { up: true } }))
-      o.push(IFLA_IFNAME, cstr(l.name))
-      o.push(IFLA_MTU, u32(l.mtu))
+      o.push(IFLA_IFNAME, cstr(name))
+      o.push(IFLA_MTU, u32(mtu))
       o.push(IFLA_LINKINFO, linkinfo)
     }),
+  }
+}
+
+// VXLAN links (linux/if_link.h IFLA_VXLAN_*). A unicast remote travels in GROUP/GROUP6, as `ip link
+// add … remote` sends it: vxlan_nl2conf takes it as the default destination whatever its kind.
+const IFLA_VXLAN = { ID: 1, GROUP: 2, LOCAL: 4, TTL: 5, LEARNING: 7, PORT: 15, GROUP6: 16, LOCAL6: 17 } as const
+
+export function vxlanCreateRequest(l: VxlanLink): Request {
+  const v6 = l.remote.includes(':')
+  const info = stream(o => {
+    o.push(IFLA_VXLAN.ID, u32(l.vni))
+    o.push(v6 ? IFLA_VXLAN.GROUP6 : IFLA_VXLAN.GROUP, addressBytes(l.remote))
+    o.push(v6 ? IFLA_VXLAN.LOCAL6 : IFLA_VXLAN.LOCAL, addressBytes(l.local))
+    o.push(IFLA_VXLAN.TTL, u8(l.ttl))
+    // One peer, known in advance: learning source MACs would only let forged frames redirect traffic.
+    o.push(IFLA_VXLAN.LEARNING, u8(0))
+    o.push(IFLA_VXLAN.PORT, be16(l.port))
+  })
+  const linkinfo = stream(o => {
+    o.push(IFLA_INFO_KIND, cstr('vxlan'))
+    o.push(IFLA_INFO_DATA, info)
+  })
+  return newLinkRequest(l.name, l.mtu, linkinfo)
+}
+
+/** A dumped VXLAN link (IFLA_LINKINFO nest), if it is one with a unicast remote we could have made. */
+export function decodeVxlan(name: string, mtu: number, linkinfo: Buffer | undefined, addresses: string[]): VxlanLink | undefined {
+  if (!linkinfo) return undefined
+  const top = attrsOf(linkinfo)
+  if (top.get(IFLA_INFO_KIND)?.toString('latin1').replace(/\0+$/, '') !== 'vxlan') return undefined
+  const data = attrsOf(top.get(IFLA_INFO_DATA) ?? Buffer.alloc(0))
+  const vni = data.get(IFLA_VXLAN.ID)
+  const remote = data.get(IFLA_VXLAN.GROUP) ?? data.get(IFLA_VXLAN.GROUP6)
+  const local = data.get(IFLA_VXLAN.LOCAL) ?? data.get(IFLA_VXLAN.LOCAL6)
+  const port = data.get(IFLA_VXLAN.PORT)
+  if (!vni || !remote || !local || !port) return undefined
+  return {
+    name,
+    vni: vni.readUInt32LE(0),
+    local: addressText(local),
+    remote: addressText(remote),
+    port: port.readUInt16BE(0),
+    ttl: data.get(IFLA_VXLAN.TTL)?.[0] ?? 0,
+    mtu,
+    innerAddresses: addresses,
   }
 }
 

@@ -24,7 +24,7 @@ export function errnoName(errno: number): string {
  */
 export function alreadyDone(op: KernelOp, name: string): boolean {
   if (op.kind.startsWith('add-')) return name === 'EEXIST'
-  if (op.kind.startsWith('del-')) return name === 'ENOENT' || name === 'ESRCH' || (op.kind === 'del-gre' && name === 'ENODEV')
+  if (op.kind.startsWith('del-')) return name === 'ENOENT' || name === 'ESRCH' || ((op.kind === 'del-gre' || op.kind === 'del-vxlan') && name === 'ENODEV')
   return false
 }
 

@@ -2,7 +2,7 @@
 // uplink facts, and forwards notifications about our objects and the links they depend on.
 import { createRtNetlink, rt, type RtNetlinkSocket } from 'netlink'
 import type { KernelError } from '../errors.js'
-import type { GreLink } from '../model.js'
+import type { GreLink, VxlanLink } from '../model.js'
 import type { ActualState, KernelOp } from '../ops.js'
 import type { KernelEvent, KernelFacts, KernelPort, LinkState, Ownership } from '../ports.js'
 import {
@@ -11,10 +11,12 @@ import {
   decodeGre,
   decodeRoute,
   decodeRule,
+  decodeVxlan,
   greCreateRequest,
   linkDeleteRequest,
   routeRequest,
   ruleRequest,
+  vxlanCreateRequest,
   type Request,
 } from './codec.js'
 import { localError, opError, requestError } from './errno.js'
@@ -94,11 +96,16 @@ export class RtnlKernelPort implements KernelPort {
     const routes = routeMsgs.flatMap(m => decodeRoute(m, this.own, i => names.get(i)) ?? [])
     const ours = links.filter(l => l.name.startsWith(this.own.tunnelPrefix) && l.linkinfo)
     let greLinks: GreLink[] = []
+    let vxlanLinks: VxlanLink[] = []
     if (ours.length) {
       const addrs = await this.addresses()
-      greLinks = ours.flatMap(l => decodeGre(l.name, l.mtu, l.linkinfo, addrs.filter(a => a.index === l.index).map(a => a.address)) ?? [])
+      // IPv6 link-local addresses are the kernel's own (addrconf gives one to every Ethernet and GRE
+      // device), never part of what we asked for.
+      const inner = (l: Link): string[] => addrs.filter(a => a.index === l.index && !a.address.startsWith('fe80:')).map(a => a.address)
+      greLinks = ours.flatMap(l => decodeGre(l.name, l.mtu, l.linkinfo, inner(l)) ?? [])
+      vxlanLinks = ours.flatMap(l => decodeVxlan(l.name, l.mtu, l.linkinfo, inner(l)) ?? [])
     }
-    return { rules, routes, greLinks }
+    return { rules, routes, greLinks, vxlanLinks }
   }
 
   apply(ops: readonly KernelOp[]): Promise<Array<KernelError | undefined>> {
@@ -107,7 +114,7 @@ export class RtnlKernelPort implements KernelPort {
 
   private async applyNow(ops: readonly KernelOp[]): Promise<Array<KernelError | undefined>> {
     const results: Array<KernelError | undefined> = new Array(ops.length).fill(undefined)
-    const needsLinks = ops.some(op => op.kind.endsWith('-gre') || ((op.kind === 'add-route' || op.kind === 'replace-route') && op.route.device))
+    const needsLinks = ops.some(op => op.kind.endsWith('-gre') || op.kind.endsWith('-vxlan') || ((op.kind === 'add-route' || op.kind === 'replace-route') && op.route.device))
     let byName = new Map<string, number>()
     if (needsLinks) byName = new Map((await this.links()).map(l => [l.name, l.index]))
     // Runs of rule/route ops go out pipelined; link ops (rare: tunnels) go one by one, since the
@@ -138,12 +145,14 @@ export class RtnlKernelPort implements KernelPort {
           batch.push({ i, req: routeRequest(op.route, verb, this.own.routeProtocol, ifindex) })
           break
         }
-        case 'add-gre': {
+        case 'add-gre':
+        case 'add-vxlan': {
           await flush()
-          results[i] = await this.createGre(op, byName)
+          results[i] = await this.createLink(op, byName)
           break
         }
-        case 'del-gre': {
+        case 'del-gre':
+        case 'del-vxlan': {
           await flush()
           const index = byName.get(op.link.name)
           if (index !== undefined) results[i] = opError(op, (await this.exchange([linkDeleteRequest(index)]))[0]!)
@@ -156,8 +165,8 @@ export class RtnlKernelPort implements KernelPort {
     return results
   }
 
-  private async createGre(op: Extract<KernelOp, { kind: 'add-gre' }>, byName: Map<string, number>): Promise<KernelError | undefined> {
-    const [errno = 0] = await this.exchange([greCreateRequest(op.link)])
+  private async createLink(op: Extract<KernelOp, { kind: 'add-gre' | 'add-vxlan' }>, byName: Map<string, number>): Promise<KernelError | undefined> {
+    const [errno = 0] = await this.exchange([op.kind === 'add-gre' ? greCreateRequest(op.link) : vxlanCreateRequest(op.link)])
     const err = opError(op, errno)
     if (err) return err
     const link = (await this.links()).find(l => l.name === op.link.name)

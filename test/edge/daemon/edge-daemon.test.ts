@@ -43,7 +43,7 @@ function harness() {
     reconciler: {
       set: async want => {
         applied.push(want!)
-        return { ops: [], failed: [], reached: { rules: [], routes: [], greLinks: [], nftDigest: null } }
+        return { ops: [], failed: [], reached: { rules: [], routes: [], greLinks: [], vxlanLinks: [], nftDigest: null } }
       },
     },
     startProbes: () => probes,

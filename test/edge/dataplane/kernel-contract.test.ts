@@ -52,7 +52,7 @@ dataplaneContract(t, policy, async () => {
       // Leave the next test a clean slate of ours too.
       const k = new RtnlKernelPort(own)
       const d = await k.dump()
-      await k.apply([...d.rules.map(rule => ({ kind: 'del-rule' as const, rule })), ...d.routes.map(route => ({ kind: 'del-route' as const, route }))])
+      await k.apply([...d.rules.map(rule => ({ kind: 'del-rule' as const, rule })), ...d.routes.map(route => ({ kind: 'del-route' as const, route })), ...d.vxlanLinks.map(link => ({ kind: 'del-vxlan' as const, link }))])
       k.close()
       run('nft', ['delete', 'table', 'inet', own.nftTable])
     },

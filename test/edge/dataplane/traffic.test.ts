@@ -132,5 +132,5 @@ t.test('a class with no path is dropped, never leaked through the main table', a
 t.test('stop tears everything down', async t => {
   const r = await session.reconciler.set(null)
   t.same(r.failed, [])
-  t.same(r.reached, { rules: [], routes: [], greLinks: [], nftDigest: null })
+  t.same(r.reached, { rules: [], routes: [], greLinks: [], vxlanLinks: [], nftDigest: null })
 })

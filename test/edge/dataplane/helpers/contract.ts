@@ -2,7 +2,7 @@
 // in a throwaway namespace (kernel-contract.test.ts): same policy states, same expectations.
 import type { Test } from 'tap'
 import { desired, initialDecisions } from '../../../../edge/dataplane/desired.js'
-import type { Decision, DesiredState, Facts, FibRule } from '../../../../edge/dataplane/model.js'
+import type { Decision, DesiredState, Facts, FibRule, VxlanLink } from '../../../../edge/dataplane/model.js'
 import { routeBody, routeKey, ruleKey, type ActualState } from '../../../../edge/dataplane/ops.js'
 import type { KernelPort, NftPort, Ownership } from '../../../../edge/dataplane/ports.js'
 import { Reconciler } from '../../../../edge/dataplane/reconciler.js'
@@ -130,6 +130,32 @@ export function dataplaneContract(t: Test, policy: SitePolicy, make: () => Promi
     const r = await rec.set(w)
     t.same(r.failed.map(f => f.error.message), [])
     t.equal(ownedText(await env.kernel.dump()), ownedText(w))
+  })
+
+  t.test('VXLAN links: created, dumped back as created, changed by replacement, removed idempotently', async t => {
+    const { env, rec, want } = await open(t)
+    const base = want(initialDecisions(policy))
+    // Underlays on the contract's uplinks: up-mpls has 203.0.113.2, up-bb 2001:db8:b::2.
+    const v4: VxlanLink = { name: 'sw-vx4', vni: 100, local: '203.0.113.2', remote: '203.0.113.10', port: 4789, ttl: 64, mtu: 1450, innerAddresses: ['10.255.7.2/30'] }
+    const v6: VxlanLink = { name: 'sw-vx6', vni: 200, local: '2001:db8:b::2', remote: '2001:db8:b::10', port: 4790, ttl: 32, mtu: 1430, innerAddresses: ['10.255.8.2/30', 'fd00:255:8::2/64'] }
+    const sorted = (links: VxlanLink[]) => links.map(l => ({ ...l, innerAddresses: [...l.innerAddresses].sort() })).sort((a, b) => a.name.localeCompare(b.name))
+    const first = await rec.set({ ...base, vxlanLinks: [v4, v6] })
+    t.same(first.failed.map(f => f.error.message), [])
+    t.same(sorted((await env.kernel.dump()).vxlanLinks), sorted([v4, v6]), 'a fresh dump decodes both as created')
+    t.same((await rec.set({ ...base, vxlanLinks: [v4, v6] })).ops, [], 'applying again does nothing')
+    const changed = { ...v4, vni: 101, ttl: 9, mtu: 1400 }
+    const r = await rec.set({ ...base, vxlanLinks: [changed, v6] })
+    t.same(r.ops.map(o => o.kind), ['del-vxlan', 'add-vxlan'], 'a changed VNI, TTL and MTU: the link is replaced')
+    t.same(r.failed.map(f => f.error.message), [])
+    t.same(sorted((await env.kernel.dump()).vxlanLinks), sorted([changed, v6]))
+    const gone = await rec.set(base)
+    t.same(gone.ops.map(o => o.kind), ['del-vxlan', 'del-vxlan'])
+    t.same((await env.kernel.dump()).vxlanLinks, [], 'none left')
+    const again = await env.kernel.apply([{ kind: 'del-vxlan', link: v4 }])
+    t.same(again.map(e => e?.message), [undefined], 'deleting a missing link is success')
+    const twice = await env.kernel.apply([{ kind: 'add-vxlan', link: v4 }, { kind: 'add-vxlan', link: v4 }])
+    t.same(twice.map(e => e?.message), [undefined, undefined], 'adding an existing link is success (EEXIST)')
+    await env.kernel.apply([{ kind: 'del-vxlan', link: v4 }])
   })
 
   t.test('a rule deleted behind our back is restored and logged', async t => {

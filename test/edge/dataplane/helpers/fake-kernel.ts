@@ -2,7 +2,7 @@
 // kernel does (our objects and other people's), answers with the same errnos, and renders what it
 // holds as sorted text for golden comparisons.
 import { KernelError } from '../../../../edge/dataplane/errors.js'
-import type { FibRule, GreLink, Route } from '../../../../edge/dataplane/model.js'
+import type { FibRule, GreLink, Route, VxlanLink } from '../../../../edge/dataplane/model.js'
 import { describeRoute, describeRule, routeKey, ruleKey, type ActualState, type KernelOp } from '../../../../edge/dataplane/ops.js'
 import type { KernelEvent, KernelFacts, KernelPort, NftPort, Ownership } from '../../../../edge/dataplane/ports.js'
 import { opError } from '../../../../edge/dataplane/rtnl/errno.js'
@@ -15,6 +15,7 @@ export class FakeKernel implements KernelPort, NftPort {
   rules: FibRule[] = []
   routes: FakeRoute[] = []
   greLinks: GreLink[] = []
+  vxlanLinks: VxlanLink[] = []
   /** Link name → up. Routes through a missing link fail ENODEV, through a down one ENETDOWN. */
   links = new Map<string, boolean>()
   nftTables = new Map<string, string>()
@@ -36,6 +37,7 @@ export class FakeKernel implements KernelPort, NftPort {
         .filter(r => this.inRange(r.table, this.own.tables) && r.protocol === this.own.routeProtocol)
         .map(({ protocol: _p, ...r }) => ({ ...r, comment: '' })),
       greLinks: this.greLinks.map(l => ({ ...l })),
+      vxlanLinks: this.vxlanLinks.map(l => ({ ...l })),
     }
   }
 
@@ -55,7 +57,7 @@ export class FakeKernel implements KernelPort, NftPort {
       case 'replace-route': {
         const dev = op.route.device
         if (op.route.type === 'unicast' && dev !== undefined) {
-          if (!this.links.has(dev) && !this.greLinks.some(l => l.name === dev)) return -19
+          if (!this.links.has(dev) && !this.tunnelLink(dev)) return -19
           if (this.links.get(dev) === false) return -100
         }
         const i = this.routes.findIndex(r => routeKey(r) === routeKey(op.route))
@@ -70,18 +72,38 @@ export class FakeKernel implements KernelPort, NftPort {
         this.routes.splice(i, 1)
         return 0
       }
+      // Device names are one namespace across kinds, as in the kernel.
       case 'add-gre':
-        if (this.greLinks.some(l => l.name === op.link.name)) return -17
+        if (this.tunnelLink(op.link.name)) return -17
         this.greLinks.push({ ...op.link })
+        return 0
+      case 'add-vxlan':
+        if (this.tunnelLink(op.link.name)) return -17
+        // vxlan_validate/vxlan_config_validate: one device per (VNI, port, local address) in a namespace.
+        if (this.vxlanLinks.some(l => l.vni === op.link.vni && l.port === op.link.port && l.local === op.link.local)) return -17
+        this.vxlanLinks.push({ ...op.link })
         return 0
       case 'del-gre': {
         const before = this.greLinks.length
         this.greLinks = this.greLinks.filter(l => l.name !== op.link.name)
-        // Like the kernel, a vanished device takes its routes with it.
-        this.routes = this.routes.filter(r => r.device !== op.link.name)
-        return before === this.greLinks.length ? -19 : 0
+        return this.linkGone(op.link.name, before !== this.greLinks.length)
+      }
+      case 'del-vxlan': {
+        const before = this.vxlanLinks.length
+        this.vxlanLinks = this.vxlanLinks.filter(l => l.name !== op.link.name)
+        return this.linkGone(op.link.name, before !== this.vxlanLinks.length)
       }
     }
+  }
+
+  private tunnelLink(name: string): GreLink | VxlanLink | undefined {
+    return this.greLinks.find(l => l.name === name) ?? this.vxlanLinks.find(l => l.name === name)
+  }
+
+  /** Like the kernel, a vanished device takes its routes with it; deleting a missing one is ENODEV. */
+  private linkGone(name: string, existed: boolean): number {
+    this.routes = this.routes.filter(r => r.device !== name)
+    return existed ? 0 : -19
   }
 
   async apply(ops: readonly KernelOp[]): Promise<Array<KernelError | undefined>> {
@@ -166,6 +188,7 @@ export class FakeKernel implements KernelPort, NftPort {
       ...this.rules.map(r => `rule ${describeRule(r)}`),
       ...this.routes.map(r => `route ${describeRoute(r)} proto ${r.protocol}`),
       ...this.greLinks.map(l => `gre ${l.name} ${l.kind} ${l.local} -> ${l.remote} key ${l.key ?? '-'} ttl ${l.ttl} mtu ${l.mtu}`),
+      ...this.vxlanLinks.map(l => `vxlan ${l.name} vni ${l.vni} ${l.local} -> ${l.remote}:${l.port} ttl ${l.ttl} mtu ${l.mtu}`),
       ...[...this.nftTables].map(([name, text]) => `nft inet ${name} ${/comment "([^"]*)"/.exec(text)?.[1] ?? '(foreign)'}`),
     ]
     return lines.sort().join('\n') + '\n'
