@@ -12,18 +12,31 @@ const byPosition = (a: PolicyError, b: PolicyError): number => a.line - b.line |
 
 /** Parses and validates policy text. `file` only labels the errors. Never throws for bad input. */
 export function parsePolicy(file: string, text: string): PolicyResult {
+  const parsed = parseDocument(file, text, data => {
+    const schemaProblems = validateAgainstSchema(data)
+    const policy = normalise(data as unknown as SitePolicy)
+    return { value: policy, problems: [...schemaProblems, ...semanticProblemsBeside(policy, schemaProblems)] }
+  })
+  return parsed.ok ? { ok: true, policy: parsed.value } : parsed
+}
+
+/** What a policy kind's checker makes of the document: the typed value and every problem found. */
+export type DocumentCheck<T> = (data: Record<string, unknown>) => { value: T; problems: PolicyProblem[] }
+
+/**
+ * The YAML front half every policy kind shares: syntax errors, a mapping at the top level, then
+ * `check` on a private copy (the schema fills defaults in place, so the caller's view never
+ * half-changes). Problems come back located and in file order.
+ */
+export function parseDocument<T>(file: string, text: string, check: DocumentCheck<T>): { ok: true; value: T } | { ok: false; errors: PolicyError[] } {
   const source = parseYamlSource(file, text)
   if (Array.isArray(source)) return { ok: false, errors: source }
   if (source.data === null || typeof source.data !== 'object' || Array.isArray(source.data)) {
     return { ok: false, errors: [source.locate({ pointer: '', message: 'a policy must be a YAML mapping (key: value pairs) at the top level' })] }
   }
-  // The schema fills defaults in place: validate a private copy so the caller's view never half-changes.
-  const data = structuredClone(source.data) as Record<string, unknown>
-  const schemaProblems = validateAgainstSchema(data)
-  const policy = normalise(data as unknown as SitePolicy)
-  const problems = [...schemaProblems, ...semanticProblemsBeside(policy, schemaProblems)]
+  const { value, problems } = check(structuredClone(source.data) as Record<string, unknown>)
   if (problems.length > 0) return { ok: false, errors: problems.map(source.locate).sort(byPosition) }
-  return { ok: true, policy }
+  return { ok: true, value }
 }
 
 const related = (a: string, b: string): boolean => a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`)
@@ -57,15 +70,19 @@ function normalise(policy: SitePolicy): SitePolicy {
  * `label` names the file in errors (what the person typed, rather than the resolved path).
  */
 export async function readPolicy(path: string, label = path): Promise<PolicyResult> {
-  let text: string
+  const text = await readPolicyText(path, label)
+  return typeof text === 'string' ? parsePolicy(label, text) : text
+}
+
+/** A policy file's text, or the located problem of an unreadable file. Never throws. */
+export async function readPolicyText(path: string, label = path): Promise<string | { ok: false; errors: PolicyError[] }> {
   try {
-    text = await readFile(path, 'utf8')
+    return await readFile(path, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'EIO'
     const why = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' }[code] ?? code
     return { ok: false, errors: [{ file: label, line: 1, column: 1, pointer: '', message: `cannot read policy: ${why}` }] }
   }
-  return parsePolicy(label, text)
 }
 
 /** Reads and validates a policy file; throws PolicyInvalid listing every problem. */

@@ -7,16 +7,31 @@ import { pathOf, type PolicyProblem } from './errors.js'
 
 export { schema as sitePolicySchema }
 
-let compiled: { ajv: Ajv2020; validate: ValidateFunction } | undefined
+let ajvInstance: Ajv2020 | undefined
+const compiledSchemas = new WeakMap<object, ValidateFunction>()
 
-function validator(): { ajv: Ajv2020; validate: ValidateFunction } {
-  if (compiled) return compiled
+function sharedAjv(): Ajv2020 {
+  if (ajvInstance) return ajvInstance
   const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: true, strictRequired: false, allowUnionTypes: true, verbose: true })
   ajv.addFormat('ip-address', { type: 'string', validate: s => parseAddress(s) !== undefined })
   ajv.addFormat('ip-prefix', { type: 'string', validate: s => s.includes('/') && parsePrefix(s) !== undefined })
   ajv.addFormat('ip-interface', { type: 'string', validate: s => s.includes('/') && parsePrefix(s) !== undefined })
-  compiled = { ajv, validate: ajv.compile(schema) }
-  return compiled
+  ajvInstance = ajv
+  return ajv
+}
+
+/** A policy schema document: its `$defs` are what the branches of its oneOf/anyOf refer to. */
+export interface PolicySchema {
+  $defs: object
+}
+
+function validator(policySchema: PolicySchema): ValidateFunction {
+  let validate = compiledSchemas.get(policySchema)
+  if (!validate) {
+    validate = sharedAjv().compile(policySchema)
+    compiledSchemas.set(policySchema, validate)
+  }
+  return validate
 }
 
 /**
@@ -24,9 +39,14 @@ function validator(): { ajv: Ajv2020; validate: ValidateFunction } {
  * Returns every problem found; an empty list means the data has the SitePolicy shape.
  */
 export function validateAgainstSchema(data: unknown): PolicyProblem[] {
-  const { validate } = validator()
+  return validateAgainst(schema, data)
+}
+
+/** The same for another policy schema (the hub's, edge/hub): same formats, same messages. */
+export function validateAgainst(policySchema: PolicySchema, data: unknown): PolicyProblem[] {
+  const validate = validator(policySchema)
   if (validate(data)) return []
-  return explain(validate.errors ?? [], data)
+  return explain(validate.errors ?? [], data, policySchema)
 }
 
 const FORMAT_NAMES: Record<string, string> = {
@@ -97,10 +117,10 @@ function valueAt(data: unknown, pointer: string): unknown {
 const branchValidators = new WeakMap<object, ValidateFunction>()
 
 /** A validator for one branch schema; its `#/$defs/…` references resolve against the policy schema's. */
-function branchValidator(branch: object): ValidateFunction {
+function branchValidator(branch: object, policySchema: PolicySchema): ValidateFunction {
   let check = branchValidators.get(branch)
   if (!check) {
-    check = validator().ajv.compile({ ...branch, $defs: schema.$defs })
+    check = sharedAjv().compile({ ...branch, $defs: policySchema.$defs })
     branchValidators.set(branch, check)
   }
   return check
@@ -115,9 +135,9 @@ const COMBINATOR_ONLY = new Set(['oneOf', 'anyOf', 'description', 'default'])
  * so a mixed error list cannot be split by branch. A static addressing block with a typo hears about
  * the typo, not that 'mode' is not 'dhcp'.
  */
-function bestBranch(c: ErrorObject, data: unknown): ErrorObject[] {
+function bestBranch(c: ErrorObject, data: unknown, policySchema: PolicySchema): ErrorObject[] {
   const branches = (c.parentSchema as Record<string, object[]>)[c.keyword]!.map(branch => {
-    const check = branchValidator(branch)
+    const check = branchValidator(branch, policySchema)
     check(structuredClone(valueAt(data, c.instancePath)))
     return (check.errors ?? []).map(e => ({ ...e, instancePath: c.instancePath + e.instancePath }))
   })
@@ -129,7 +149,7 @@ function bestBranch(c: ErrorObject, data: unknown): ErrorObject[] {
 }
 
 /** Turns ajv's errors into problems; a combinator's branch errors are replaced by its best branch's. */
-function explain(errors: readonly ErrorObject[], data: unknown): PolicyProblem[] {
+function explain(errors: readonly ErrorObject[], data: unknown, policySchema: PolicySchema): PolicyProblem[] {
   const out: PolicyProblem[] = []
   let remaining = [...errors]
   for (const c of errors.filter(e => e.keyword === 'oneOf' || e.keyword === 'anyOf')) {
@@ -144,7 +164,7 @@ function explain(errors: readonly ErrorObject[], data: unknown): PolicyProblem[]
       remaining = remaining.filter(e => e !== c && !(e.keyword === 'required' && e.schemaPath.startsWith(`${c.schemaPath}/`)))
     } else if (Object.keys(own).every(k => COMBINATOR_ONLY.has(k))) {
       remaining = remaining.filter(e => !under(e))
-      out.push(...explain(bestBranch(c, data), data))
+      out.push(...explain(bestBranch(c, data, policySchema), data, policySchema))
     }
   }
   out.push(...remaining.map(explainOne))
