@@ -30,10 +30,14 @@ function underlay(policy: SitePolicy, t: Tunnel, facts: Facts): { local?: string
   return { local, remote, family, uplinkMtu: facts[t.uplink]?.mtu ?? 1500 }
 }
 
+/** gre-over-ipsec: GRE between the underlay endpoints inside transport-mode ESP in UDP, whose outer IP header
+ *  is GRE's own (RFC 3948 transport mode adds UDP, ESP header, IV, ICV and padding, not another IP header). */
+const greOverIpsecOverhead = (family: 4 | 6, key: boolean): number => espOverhead(family) + greOverhead(family, key) - outerIp(family)
+
 export function greLinks(policy: SitePolicy, facts: Facts): GreLink[] {
   const links: GreLink[] = []
   for (const t of policy.tunnels) {
-    if (t.type !== 'gre') continue
+    if (t.type !== 'gre' && t.type !== 'gre-over-ipsec') continue
     const u = underlay(policy, t, facts)
     // Without an underlay address the kernel cannot pin the tunnel to its uplink: left out until the
     // uplink has one (a DHCP uplink that is down).
@@ -46,7 +50,7 @@ export function greLinks(policy: SitePolicy, facts: Facts): GreLink[] {
       remote: u.remote,
       ...(key !== undefined ? { key } : {}),
       ttl: t.gre?.ttl ?? 64,
-      mtu: t.mtu ?? u.uplinkMtu - greOverhead(u.family, key !== undefined),
+      mtu: t.mtu ?? u.uplinkMtu - (t.type === 'gre' ? greOverhead : greOverIpsecOverhead)(u.family, key !== undefined),
       innerAddresses: [t.inner.local, t.inner.local6].filter((x): x is string => !!x),
     })
   }
@@ -68,7 +72,7 @@ export function ipsecConns(policy: SitePolicy, facts: Facts): IpsecConn[] {
       remote: u.remote,
       transport: gre ? 'transport' : 'tunnel',
       innerLocal: [t.inner.local, t.inner.local6].filter((x): x is string => !!x),
-      mtu: t.mtu ?? u.uplinkMtu - espOverhead(u.family) - (gre ? greOverhead(u.family, false) - outerIp(u.family) : 0),
+      mtu: t.mtu ?? u.uplinkMtu - (gre ? greOverIpsecOverhead(u.family, t.gre?.key !== undefined) : espOverhead(u.family)),
     })
   }
   return conns

@@ -93,6 +93,7 @@ export async function startHubResponders(options: HubResponderOptions, run: Comm
       const supervisor = new CharonSupervisor(
         {
           name: `hub-${t.name}`,
+          ipsec: 'libipsec',
           netns: options.netns,
           confPath: join(options.runDir, `hub-${t.name}.conf`),
           viciSocketPath: join(options.runDir, `hub-${t.name}.vici`),

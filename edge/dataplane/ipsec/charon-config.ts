@@ -1,13 +1,19 @@
-// Renders the strongswan.conf of one charon instance in kernel-libipsec mode. Pure.
+// Renders the strongswan.conf of one charon instance, with kernel-libipsec or kernel ESP as its IPsec
+// backend (ipsec-backend.ts). Pure.
 //
-// Why one charon per uplink: libipsec is policy-based only (if_id and marks are ignored) and one charon
-// owns one TUN device, so route-based steering needs a daemon per uplink, each with its own IKE ports,
-// VICI socket and routing table (DESIGN.md, "strongSwan 5.9").
+// Why one charon per tunnel: libipsec is policy-based only (if_id and marks are ignored) and one charon
+// owns one TUN device, so route-based steering needs a daemon per tunnel, each with its own IKE ports,
+// VICI socket and routing table (DESIGN.md, "strongSwan 5.9"). Kernel ESP keeps the same shape: one
+// charon could serve every xfrm interface, but per-tunnel charons keep one supervisor, one VICI socket and
+// one restart story for both backends, and a crashed charon takes one tunnel down, not all.
 
 /** One charon instance: where it runs and what it owns. */
 export interface CharonInstance {
   /** A short label (the uplink name), used in log lines and errors. */
   readonly name: string
+  /** Who does ESP: charon's userland kernel-libipsec over a TUN (the default), or the kernel's xfrm through
+   *  kernel-netlink. */
+  readonly ipsec?: 'libipsec' | 'kernel'
   /** Network namespace to run in; undefined runs in the current one. */
   readonly netns?: string
   readonly confPath: string
@@ -58,6 +64,11 @@ export const CHARON_PLUGINS = [
   'kernel-libipsec', 'kernel-netlink', 'socket-default', 'vici',
 ] as const
 
+/** The plugins of an instance: with kernel ESP, kernel-netlink is the IPsec backend, so libipsec stays out. */
+export function charonPlugins(ipsec: CharonInstance['ipsec'] = 'libipsec'): readonly string[] {
+  return ipsec === 'libipsec' ? CHARON_PLUGINS : CHARON_PLUGINS.filter(p => p !== 'kernel-libipsec')
+}
+
 export function renderStrongswanConf(instance: CharonInstance): string {
   const logLevel = instance.logLevel ?? 1
   return [
@@ -70,7 +81,7 @@ export function renderStrongswanConf(instance: CharonInstance): string {
     '  }',
     '}',
     'charon {',
-    `  load = ${CHARON_PLUGINS.join(' ')}`,
+    `  load = ${charonPlugins(instance.ipsec).join(' ')}`,
     `  port = ${instance.ikePort}`,
     `  port_nat_t = ${instance.natTPort}`,
     `  install_routes = ${instance.installRoutes ? 'yes' : 'no'}`,

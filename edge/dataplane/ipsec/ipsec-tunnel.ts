@@ -1,17 +1,18 @@
-// One IPsec tunnel on this kernel: its own kernel-libipsec charon (supervised, restarted when it dies),
-// its TUN made into the tunnel device, the conn and credentials loaded over VICI, the CHILD_SA initiated
-// and kept up. State comes from three places, because each alone misses cases:
+// One IPsec tunnel: its own charon (supervised, restarted when it dies), its device made by the backend
+// (tunnel-devices.ts: libipsec's TUN adopted, or a kernel xfrm interface), the conn and credentials loaded
+// over VICI, the CHILD_SA initiated and kept up. State comes from three places, because each alone misses cases:
 //   - `initiate` returning (it waits until the CHILD_SA is installed or failed);
 //   - child-updown / ike-updown events on their own VICI connection (a DPD timeout, a peer's DELETE);
 //   - list-sas whenever that event connection (re)registers (events sent before it existed are lost).
 // A tunnel that goes down is initiated again with capped backoff: libipsec never raises acquires, so
-// nothing else would bring it back (DESIGN.md, strongSwan 5.9). A restarted charon starts empty
+// nothing else would bring it back (DESIGN.md, strongSwan 5.9); with kernel ESP the same keeps an xfrm
+// interface's tunnel up before any packet asks for it. A restarted charon starts empty
 // (charon-supervisor.ts), so each `ready` loads everything again.
 import type { CharonSupervisorEvent, CharonSupervisorOptions } from './charon-supervisor.js'
 import type { CharonInstance } from './charon-config.js'
 import { renderTunnel, type RenderedTunnel, type TunnelCertificateFiles } from './tunnel-conn.js'
 import type { TunnelPlan } from './tunnel-plan.js'
-import type { TunDevicePort } from './tun-device.js'
+import type { TunnelDevices } from './tunnel-devices.js'
 import { ViciClient } from '../vici/client.js'
 import { ViciEventSubscriber } from '../vici/event-subscriber.js'
 import type { ViciMessage } from '../vici/message.js'
@@ -30,7 +31,7 @@ export interface SupervisedCharon {
 export interface IpsecTunnelDeps {
   readonly supervise: (instance: CharonInstance, options: CharonSupervisorOptions) => SupervisedCharon
   readonly connectVici: (socketPath: string) => ViciConnect
-  readonly devices: TunDevicePort
+  readonly devices: TunnelDevices
   readonly timers: Timers
   /** Between re-initiations of a tunnel that is down. */
   readonly initiateBackoff: BackoffPolicy
@@ -40,16 +41,6 @@ export interface IpsecTunnelDeps {
 export interface TunnelState {
   readonly up: boolean
   readonly reason: string
-}
-
-export class TunDeviceMissingError extends Error {
-  override readonly name = 'TunDeviceMissingError'
-  constructor(
-    readonly tunnel: string,
-    readonly pid: number | undefined,
-  ) {
-    super(`tunnel "${tunnel}": charon (pid ${pid ?? '?'}) holds no TUN device; is the kernel-libipsec plugin loaded and /dev/net/tun usable?`)
-  }
 }
 
 export class IpsecTunnel {
@@ -65,7 +56,6 @@ export class IpsecTunnel {
   private supervisor: SupervisedCharon | undefined
   private subscriber: ViciEventSubscriber | undefined
   private client: ViciClient | undefined
-  private tun: string | undefined
   /** Counts charon lives; work begun for an older life is dropped. */
   private life = 0
   private configured: Promise<void> = Promise.resolve()
@@ -92,9 +82,10 @@ export class IpsecTunnel {
     return this.supervisor?.pid
   }
 
-  /** Starts charon, adopts its TUN and loads the conn; the CHILD_SA is initiated in the background. */
+  /** Makes the device, starts charon, attaches the device and loads the conn; the CHILD_SA is initiated in the background. */
   async start(): Promise<void> {
     const name = this.plan.instance.name
+    await this.deps.devices.prepare(this.plan)
     this.supervisor = this.deps.supervise(this.plan.instance, {
       onEvent: e => this.onCharon(e),
       onLog: line => {
@@ -114,14 +105,14 @@ export class IpsecTunnel {
     await this.configured
   }
 
-  /** Stops charon (SIGTERM: it sends DELETE for its SAs) and removes the route anchor. */
+  /** Stops charon (SIGTERM: it sends DELETE for its SAs) and releases the device. */
   async stop(): Promise<void> {
     this.stopped = true
     this.retry?.cancel()
     await this.subscriber?.stop()
     this.client?.close()
     await this.supervisor?.stop()
-    if (this.tun) await this.deps.devices.removeAnchor(this.tun)
+    await this.deps.devices.release(this.plan)
     this.setState(false, 'stopped')
   }
 
@@ -140,8 +131,7 @@ export class IpsecTunnel {
       this.client?.close()
       this.client = undefined
       this.setState(false, `charon exited (${e.signal ?? `code ${e.code}`})${e.willRestart ? '; restarting' : ''}`)
-      const tun = this.tun
-      if (tun && !this.stopped) void this.deps.devices.removeAnchor(tun).catch(err => this.deps.log('warn', { err, tun }, 'removing the route anchor failed'))
+      if (!this.stopped) void this.deps.devices.charonGone(this.plan).catch(err => this.deps.log('warn', { err, tunnel: this.plan.instance.name }, 'cleaning up after charon failed'))
     }
   }
 
@@ -159,13 +149,14 @@ export class IpsecTunnel {
   }
 
   private async configure(life: number): Promise<void> {
-    const pid = this.supervisor?.pid
-    // libipsec opens its TUN while plugins load, before the VICI socket answers, so it exists by now.
-    const tun = pid === undefined ? undefined : (await this.deps.devices.tunsOf(pid))[0]
-    if (!tun) throw new TunDeviceMissingError(this.plan.instance.name, pid)
+    try {
+      await this.deps.devices.attach(this.plan, this.supervisor?.pid)
+    } catch (err) {
+      // A charon that died meanwhile took its device with it; its successor's `ready` attaches again.
+      if (life !== this.life) return
+      throw err
+    }
     if (life !== this.life) return
-    await this.deps.devices.adopt({ tun, ...this.plan.device })
-    this.tun = tun
     const client = await ViciClient.connect(this.deps.connectVici(this.plan.instance.viciSocketPath))
     if (life !== this.life) return client.close()
     this.client?.close()

@@ -31,6 +31,16 @@ export interface IpsecTunnel {
   readonly espProposals: readonly string[]
   /** Dead peer detection interval; 0 or undefined leaves DPD off. */
   readonly dpdDelaySec?: number
+  /** ESP mode: `tunnel` (the default) for class traffic, `transport` for GRE between the endpoints (gre-over-ipsec). */
+  readonly mode?: 'tunnel' | 'transport'
+  /** Kernel ESP, route-based: the xfrm interface's if_id, set on both directions' SAs and policies. */
+  readonly ifId?: number
+  /**
+   * Kernel ESP: `trap` keeps a policy installed while no SA is, so matching packets are held for an acquire
+   * instead of leaving in the clear (what transport-mode GRE needs; an xfrm interface drops them by itself).
+   * libipsec never raises acquires (DESIGN.md), so there `none` (the default), and the manager initiates.
+   */
+  readonly startAction?: 'none' | 'trap'
 }
 
 /** The bytes of the X.509 files named in a tunnel's auth. */
@@ -91,7 +101,8 @@ export function renderTunnel(tunnel: IpsecTunnel, files?: TunnelCertificateFiles
     local_port: tunnel.local.ikePort,
     remote_port: tunnel.remote.ikePort,
     proposals: tunnel.ikeProposals,
-    // libipsec can only do ESP in UDP; say so instead of relying on charon faking a NAT.
+    // libipsec can only do ESP in UDP; say so instead of relying on charon faking a NAT. Kernel ESP could send
+    // plain ESP, but one wire format lets either backend talk to a hub of either backend.
     encap: true,
     // One tunnel is pinned to one uplink: MOBIKE would move the SA to another address on its own.
     mobike: false,
@@ -100,12 +111,13 @@ export function renderTunnel(tunnel: IpsecTunnel, files?: TunnelCertificateFiles
     remote: x509 ? { auth: 'pubkey', id: tunnel.remote.id, cacerts: [x509.caCert] } : { auth: 'psk', id: tunnel.remote.id },
     children: {
       [tunnel.name]: {
-        mode: 'tunnel',
+        mode: tunnel.mode ?? 'tunnel',
         local_ts: tunnel.localTs,
         remote_ts: tunnel.remoteTs,
         esp_proposals: tunnel.espProposals,
-        // libipsec never raises acquires, so trap policies never fire (DESIGN.md): the reconciler initiates.
-        start_action: 'none',
+        start_action: tunnel.startAction ?? 'none',
+        if_id_in: tunnel.ifId?.toString(),
+        if_id_out: tunnel.ifId?.toString(),
         dpd_action: tunnel.dpdDelaySec ? 'clear' : undefined,
       },
     },

@@ -1,5 +1,6 @@
-// The daemon's TunnelPort on a kernel without ESP: one kernel-libipsec charon per IPsec tunnel
-// (ipsec-tunnel.ts), planned from the conns of the desired state and the current policy (tunnel-plan.ts).
+// The daemon's TunnelPort: one charon per IPsec tunnel (ipsec-tunnel.ts), planned from the conns of the
+// desired state and the current policy (tunnel-plan.ts), on the IPsec backend chosen at start: kernel ESP
+// with xfrm interfaces, or kernel-libipsec where the kernel has no ESP (ipsec-backend.ts, tunnel-devices.ts).
 // `set` converges to exactly the conns given: new tunnels start, changed ones restart, missing ones stop.
 // Calls are serialised, so a set() arriving while another runs waits for it. A tunnel that cannot start
 // (a PSK file not there yet, charon failing) is reported down and tried again with capped backoff: the
@@ -58,6 +59,11 @@ export class IpsecTunnelManager {
     return this.running.get(tunnel)?.tunnel.state
   }
 
+  /** Which backend does ESP, for status. */
+  get backend(): TunnelPlanOptions['backend'] {
+    return this.options.backend
+  }
+
   /** charon's pid for a tunnel, for status and tests. */
   charonPid(tunnel: string): number | undefined {
     return this.running.get(tunnel)?.tunnel.charonPid
@@ -84,9 +90,8 @@ export class IpsecTunnelManager {
 
   private async converge(conns: readonly IpsecConn[]): Promise<void> {
     if (!this.swept) {
-      // Anchors a crashed daemon left would keep their names taken; their charons died with it.
-      const left = await this.deps.devices.sweepAnchors()
-      if (left.length > 0) this.deps.log('info', { anchors: left }, 'removed route anchors left by an earlier run')
+      const left = await this.deps.devices.sweep(new Set(conns.map(c => c.device)))
+      if (left.length > 0) this.deps.log('info', { devices: left, backend: this.options.backend }, 'removed tunnel devices left by an earlier run')
       this.swept = true
     }
     await this.deps.mkdir(this.options.runDir)

@@ -1,12 +1,19 @@
 // From one IPsec conn of the desired state and the policy it came from to everything its charon needs:
-// the strongswan.conf instance (ports, VICI socket, anchor table) and the tunnel to load over VICI.
+// the strongswan.conf instance (ports, VICI socket, anchor table), the tunnel to load over VICI, and the
+// device class traffic enters — the same policy on either IPsec backend (ipsec-backend.ts):
+//   libipsec  the charon's TUN, renamed to the tunnel device, MTU capped for libipsec's buffers;
+//   kernel    an xfrm interface with the tunnel's if_id, at the MTU the encapsulation stack leaves;
+//   kernel, gre-over-ipsec  the reconciler's GRE link is the device; a transport-mode CHILD_SA protects the
+//             GRE packets between the two underlay endpoints (IP protocol 47, RFC 2784 over RFC 4303).
 // Pure: secrets and certificates are read by the caller and passed in.
 import { join } from 'node:path'
 import type { SitePolicy } from '../../config/policy.js'
 import type { IpsecConn } from '../model.js'
 import type { CharonInstance } from './charon-config.js'
+import type { IpsecBackend } from './ipsec-backend.js'
 import type { IpsecTunnel, TunnelAuth } from './tunnel-conn.js'
 import type { TunAdoption } from './tun-device.js'
+import type { XfrmInterfaceSpec } from './xfrm-interface.js'
 
 export interface TunnelPlanOptions {
   /** Generated configs and VICI sockets go here (e.g. /run/sdwan-edge/charon). */
@@ -21,6 +28,10 @@ export interface TunnelPlanOptions {
   readonly anchorRulePriority: (slot: number) => number
   readonly retransmit?: CharonInstance['retransmit']
   readonly logLevel?: number
+  /** Chosen once at daemon start (ipsec-backend.ts chooseIpsecBackend). */
+  readonly backend: IpsecBackend
+  /** The if_id of slot s's xfrm interface (kernel backend): non-zero, unique in the namespace. */
+  readonly xfrmIfId: (slot: number) => number
 }
 
 /**
@@ -39,11 +50,19 @@ export const INERT_RULE_FWMARK = '0xffffffff/0xffffffff'
  */
 export const LIBIPSEC_TUN_MTU = 1400
 
+/** The device class traffic enters (layout.ts tunnelDevice), and who makes it. */
+export type TunnelDevicePlan =
+  /** The TUN libipsec opens, adopted: renamed, MTU, inner addresses. */
+  | ({ readonly kind: 'tun' } & Omit<TunAdoption, 'tun'>)
+  /** An xfrm interface the tunnel creates before its charon starts and removes when it stops. */
+  | ({ readonly kind: 'xfrm' } & XfrmInterfaceSpec)
+  /** The reconciler's GRE link (desired state greLinks): nothing for the tunnel to make. */
+  | { readonly kind: 'gre'; readonly name: string }
+
 export interface TunnelPlan {
   readonly instance: CharonInstance
   readonly tunnel: IpsecTunnel
-  /** The device and addresses the TUN must get (layout.ts tunnelDevice, inner addresses). */
-  readonly device: Omit<TunAdoption, 'tun'>
+  readonly device: TunnelDevicePlan
 }
 
 export class TunnelPlanError extends Error {
@@ -72,7 +91,13 @@ export function planTunnel(policy: SitePolicy, conn: IpsecConn, slot: number, au
   const t = policy.tunnels.find(x => x.name === conn.name)
   if (!t?.ipsec) throw new TunnelPlanError(conn.name, 'has no ipsec settings in the policy')
   if (!conn.local) throw new TunnelPlanError(conn.name, `uplink ${conn.uplink} has no address of the hub's family yet`)
-  if (conn.transport !== 'tunnel') throw new TunnelPlanError(conn.name, 'gre-over-ipsec needs kernel GRE, which this kernel lacks (issue 5)')
+  const gre = conn.transport === 'transport'
+  if (gre && options.backend === 'libipsec') {
+    throw new TunnelPlanError(
+      conn.name,
+      "gre-over-ipsec needs kernel GRE and kernel ESP in transport mode, but the IPsec backend in use is libipsec (userland ESP over a TUN, for kernels without ESP or xfrm interfaces; see the daemon's 'IPsec backend' log line): run on a kernel with xfrm interfaces, or use type ipsec",
+    )
+  }
   const hub = policy.hubs.find(h => h.name === t.hub)
   if (!hub) throw new TunnelPlanError(conn.name, `names hub "${t.hub}", which the policy lacks`)
   const ikePort = options.ikePortBase + 2 * slot
@@ -81,9 +106,12 @@ export function planTunnel(policy: SitePolicy, conn: IpsecConn, slot: number, au
   // misrouted guest packet finds no policy in libipsec and is dropped there.
   const lanPrefixes = policy.lan.filter(s => !s.isolated).flatMap(s => s.prefixes)
   const innerRemote = [t.inner.remote, t.inner.remote6].filter((x): x is string => !!x)
+  const kernel = options.backend === 'kernel'
+  const ifId = kernel && !gre ? options.xfrmIfId(slot) : undefined
   return {
     instance: {
       name: conn.name,
+      ipsec: options.backend,
       confPath: join(options.runDir, `${conn.name}.strongswan.conf`),
       viciSocketPath: join(options.runDir, `${conn.name}.vici`),
       ikePort,
@@ -92,9 +120,10 @@ export function planTunnel(policy: SitePolicy, conn: IpsecConn, slot: number, au
       routingTablePrio: options.anchorRulePriority(slot),
       installRoutes: false,
       routeRuleFwmark: INERT_RULE_FWMARK,
-      // No socket fwmark: socket-default sends IKE and ESP-in-UDP from the conn's local address
-      // (IP_PKTINFO), so the dataplane's `from <uplink address> lookup <uplink table>` rule already takes
-      // them out of the tunnel's uplink (the lab counts them at the bb and lte providers).
+      // No socket fwmark: socket-default sends IKE (and libipsec's ESP in UDP) from the conn's local address
+      // (IP_PKTINFO), and kernel ESP's outer route lookup carries the SA's source address (xfrm_dst_lookup),
+      // so the dataplane's `from <uplink address> lookup <uplink table>` rule takes both out of the tunnel's
+      // uplink (the lab counts them at the bb and lte providers; the VM lab does for kernel ESP).
       ...(options.retransmit ? { retransmit: options.retransmit } : {}),
       ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
     },
@@ -103,13 +132,21 @@ export function planTunnel(policy: SitePolicy, conn: IpsecConn, slot: number, au
       local: { address: conn.local, ikePort, id: t.ipsec.localId ?? policy.device.id },
       remote: { address: conn.remote, ikePort: options.hubIkePort(conn.name), id: hub.ikeId ?? conn.remote },
       auth,
-      localTs: [...lanPrefixes, ...conn.innerLocal.map(host)],
-      remoteTs: [...t.remotePrefixes, ...innerRemote.map(host)],
+      ...(gre
+        ? { localTs: [`${host(conn.local)}[gre]`], remoteTs: [`${host(conn.remote)}[gre]`], mode: 'transport' as const, startAction: 'trap' as const }
+        : { localTs: [...lanPrefixes, ...conn.innerLocal.map(host)], remoteTs: [...t.remotePrefixes, ...innerRemote.map(host)] }),
       ikeProposals: t.ipsec.ikeProposals,
       espProposals: t.ipsec.espProposals,
       dpdDelaySec: t.ipsec.dpdDelayS,
+      ...(ifId !== undefined ? { ifId } : {}),
     },
-    device: { name: conn.device, mtu: Math.min(conn.mtu, LIBIPSEC_TUN_MTU), addresses: conn.innerLocal },
+    device: gre
+      ? { kind: 'gre', name: conn.device }
+      : ifId !== undefined
+        ? // No IFLA_XFRM_LINK: the uplink's ifindex can change under us (an LTE modem re-enumerated), and the
+          // source-address rule above already pins ESP to the uplink.
+          { kind: 'xfrm', name: conn.device, ifId, mtu: conn.mtu, addresses: conn.innerLocal }
+        : { kind: 'tun', name: conn.device, mtu: Math.min(conn.mtu, LIBIPSEC_TUN_MTU), addresses: conn.innerLocal },
   }
 }
 

@@ -1,9 +1,10 @@
 import t from 'tap'
-import { CHARON_PLUGINS, renderStrongswanConf } from '../../../../edge/dataplane/ipsec/charon-config.js'
+import { CHARON_PLUGINS, charonPlugins, renderStrongswanConf } from '../../../../edge/dataplane/ipsec/charon-config.js'
 
 t.test('renders a per-instance strongswan.conf', async t => {
   const conf = renderStrongswanConf({
     name: 'wan2',
+    ipsec: 'libipsec',
     confPath: '/run/sdwan/wan2.conf',
     viciSocketPath: '/run/sdwan/wan2.vici',
     ikePort: 14510,
@@ -50,6 +51,7 @@ t.test('renders a per-instance strongswan.conf', async t => {
 t.test('fwmarks for the route rule and the IKE socket go to kernel-netlink and socket-default', async t => {
   const conf = renderStrongswanConf({
     name: 'lte',
+    ipsec: 'libipsec',
     confPath: '/c',
     viciSocketPath: '/v',
     ikePort: 1,
@@ -66,4 +68,12 @@ t.test('fwmarks for the route rule and the IKE socket go to kernel-netlink and s
 t.test('the plugin list names libipsec before netlink and includes vici', async t => {
   t.ok(CHARON_PLUGINS.indexOf('kernel-libipsec') < CHARON_PLUGINS.indexOf('kernel-netlink'))
   t.ok(CHARON_PLUGINS.includes('vici'))
+})
+
+t.test('kernel ESP: kernel-netlink is the IPsec backend, so libipsec is not loaded; everything else is', async t => {
+  t.same(charonPlugins('libipsec'), CHARON_PLUGINS)
+  t.same(charonPlugins('kernel'), CHARON_PLUGINS.filter(p => p !== 'kernel-libipsec'))
+  const conf = renderStrongswanConf({ name: 'k', ipsec: 'kernel', confPath: '/c', viciSocketPath: '/v', ikePort: 1, natTPort: 2, routingTable: 3, routingTablePrio: 3, installRoutes: false })
+  t.match(conf, /\n  load = random nonce .* constraints kernel-netlink socket-default vici\n/)
+  t.notMatch(conf, /libipsec/)
 })

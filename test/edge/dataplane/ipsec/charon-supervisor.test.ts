@@ -11,6 +11,7 @@ import { Recorder } from '../vici/helpers/recorder.js'
 
 const instance: CharonInstance = {
   name: 'wan1',
+  ipsec: 'libipsec',
   netns: 'edge-wan1',
   confPath: '/run/sdwan/wan1/strongswan.conf',
   viciSocketPath: '/run/sdwan/wan1/charon.vici',

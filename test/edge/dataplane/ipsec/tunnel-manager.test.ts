@@ -10,6 +10,9 @@ import type { CharonSupervisorOptions } from '../../../../edge/dataplane/ipsec/c
 import { IpsecTunnelManager } from '../../../../edge/dataplane/ipsec/tunnel-manager.js'
 import { tunnelPlanOptions } from '../../../../edge/dataplane/ipsec/node-tunnels.js'
 import type { TunAdoption, TunDevicePort } from '../../../../edge/dataplane/ipsec/tun-device.js'
+import { LibipsecDevices, XfrmDevices } from '../../../../edge/dataplane/ipsec/tunnel-devices.js'
+import type { XfrmInterface, XfrmInterfacePort } from '../../../../edge/dataplane/ipsec/xfrm-interface.js'
+import type { IpsecBackend } from '../../../../edge/dataplane/ipsec/ipsec-backend.js'
 import type { ViciMessage, ViciMessageInput } from '../../../../edge/dataplane/vici/message.js'
 import { ipsecConns } from '../../../../edge/dataplane/tunnels.js'
 import { FakeCharon } from '../vici/helpers/fake-charon.js'
@@ -41,7 +44,7 @@ interface FakeCharonProcess {
   stopped: boolean
 }
 
-function harness() {
+function harness(backend: IpsecBackend = 'libipsec', leftXfrm: readonly string[] = []) {
   const parsed = parsePolicy('fake.yaml', POLICY)
   if (!parsed.ok) throw new TypeError(JSON.stringify(parsed.errors))
   const policy: SitePolicy = parsed.policy
@@ -63,11 +66,23 @@ function harness() {
     sweepAnchors: async () => [],
     close: () => undefined,
   }
+  /** Fake xfrm interfaces by name, and every call in order, charon starts included. */
+  const xfrm = new Map<string, XfrmInterface>(leftXfrm.map((name, i) => [name, { name, index: 50 + i, ifId: 9 + i, link: 0, mtu: 1400, up: true, addresses: [] }]))
+  const events: string[] = []
+  const xfrmPort: XfrmInterfacePort = {
+    ensure: async spec => {
+      events.push(`ensure ${spec.name} if_id ${spec.ifId} mtu ${spec.mtu}`)
+      xfrm.set(spec.name, { name: spec.name, index: 60, ifId: spec.ifId, link: 0, mtu: spec.mtu, up: true, addresses: spec.addresses })
+    },
+    remove: async name => void (events.push(`remove ${name}`), xfrm.delete(name)),
+    list: async () => [...xfrm.values()],
+    close: () => undefined,
+  }
   const record = (socket: string, command: string, reply: () => ViciMessageInput) => (message: ViciMessage) => {
     commands.push({ socket, command, message })
     return { response: reply() }
   }
-  const manager = new IpsecTunnelManager(tunnelPlanOptions(policy, '/run/fake'), {
+  const manager = new IpsecTunnelManager(tunnelPlanOptions(policy, '/run/fake', { backend }), {
     policy: () => policy,
     readFile: async path => {
       if (path === '/psk/dc1') return Buffer.from('secret-1\n')
@@ -78,6 +93,7 @@ function harness() {
     supervise: (instance, options) => {
       const c: FakeCharonProcess = { instance, options, pid: 0, stopped: false }
       charons.push(c)
+      events.push(`charon ${instance.name}`)
       return {
         get pid() {
           return c.pid
@@ -103,7 +119,7 @@ function harness() {
       peers.push(peer)
       return peer.socket
     },
-    devices,
+    devices: backend === 'kernel' ? new XfrmDevices(xfrmPort) : new LibipsecDevices(devices),
     timers,
     initiateBackoff: { initialMs: 50, maxMs: 400 },
     log: () => undefined,
@@ -117,7 +133,7 @@ function harness() {
     }
   }
   const settle = () => new Promise<void>(resolve => setImmediate(resolve))
-  return { policy, conns, manager, charons, commands, adopted, anchorsRemoved, timers, updown, settle, changes: () => changes, setInitiate: (ok: boolean) => (initiateOk = ok), fileAppears: () => (lateFile = true), loseTunOnce: () => (tunMissing = 1) }
+  return { policy, conns, manager, charons, commands, adopted, anchorsRemoved, xfrm, events, timers, updown, settle, changes: () => changes, setInitiate: (ok: boolean) => (initiateOk = ok), fileAppears: () => (lateFile = true), loseTunOnce: () => (tunMissing = 1) }
 }
 
 t.test('set starts one charon per tunnel on its own slot, loads and initiates', async t => {
@@ -147,6 +163,33 @@ t.test('set starts one charon per tunnel on its own slot, loads and initiates', 
   await h.manager.set([bb])
   t.equal(h.charons.length, 1, 'the same conns again change nothing')
   await h.manager.stop()
+})
+
+t.test('kernel backend: an xfrm interface per tunnel before its charon, if_id on the conn, kept across charon restarts', async t => {
+  const h = harness('kernel', ['sw-old', 'sw-dc1-bb', 'eth9'])
+  const bb = h.conns.find(c => c.name === 'dc1-bb')!
+  await h.manager.set([bb])
+  await h.settle()
+  t.equal(h.manager.backend, 'kernel')
+  t.same(h.events, ['remove sw-old', `ensure sw-dc1-bb if_id ${0x5d000001} mtu 1435`, 'charon dc1-bb'], "a crashed run's stray xfrm interface is swept (a wanted one is taken over, others' names are not ours); the interface exists before charon, at the uncapped MTU")
+  t.match(h.charons[0]!.instance, { name: 'dc1-bb', ipsec: 'kernel', ikePort: 14500 })
+  t.same(h.adopted, [], 'no TUN to adopt')
+  const conn = h.commands.find(c => c.command === 'load-conn')!.message['dc1-bb'] as ViciMessage
+  t.match((conn['children'] as ViciMessage)['dc1-bb'], { mode: 'tunnel', if_id_in: String(0x5d000001), if_id_out: String(0x5d000001), local_ts: ['10.1.0.0/24', '10.255.0.2/32'] })
+  t.same(h.manager.state('dc1-bb'), { up: true, reason: 'CHILD_SA installed' })
+
+  const c = h.charons[0]!
+  c.options.onEvent?.({ kind: 'exited', pid: c.pid, code: null, signal: 'SIGKILL', willRestart: true })
+  await h.settle()
+  t.match(h.manager.state('dc1-bb'), { up: false, reason: 'charon exited (SIGKILL); restarting' })
+  t.ok(h.xfrm.has('sw-dc1-bb'), 'the interface stays while charon is down: with no SA it drops, never leaks')
+  c.pid = 999
+  c.options.onEvent?.({ kind: 'ready', pid: 999, version: { daemon: 'charon', version: '5.9.8', sysname: '', release: '', machine: '' } })
+  for (let i = 0; i < 5; i++) await h.settle()
+  t.equal(h.manager.state('dc1-bb')?.up, true, 'the restarted charon is configured and initiated')
+  await h.manager.stop()
+  t.same(h.events.slice(-1), ['remove sw-dc1-bb'], 'stopping the tunnel removes its interface')
+  t.same([...h.xfrm.keys()], ['eth9'])
 })
 
 t.test('down events re-initiate with capped backoff; a restarted charon is reloaded', async t => {

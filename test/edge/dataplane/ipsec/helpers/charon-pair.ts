@@ -45,6 +45,7 @@ export async function startCharonPair(t: Test, prefix: string, overrides: { a?: 
   const supervise = (side: 'a' | 'b'): { supervisor: CharonSupervisor; events: Recorder<CharonSupervisorEvent> } => {
     const instance: CharonInstance = {
       name: side,
+      ipsec: 'libipsec',
       netns: net[side].netns,
       confPath: join(dir, `${side}.conf`),
       viciSocketPath: join(dir, `${side}.vici`),
