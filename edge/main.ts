@@ -12,7 +12,9 @@ import { readAuthKeyFile } from '../probes/stamp/key-file.js'
 import { formatPolicyError } from './config/errors.js'
 import { readPolicy } from './config/load.js'
 import type { SitePolicy } from './config/policy.js'
+import { chooseIpsecBackend, xfrmInterfaceMissing, type IpsecBackendChoice } from './dataplane/ipsec/ipsec-backend.js'
 import { nodeTunnelManager, tunnelPlanOptions } from './dataplane/ipsec/node-tunnels.js'
+import { XfrmInterfaces } from './dataplane/ipsec/xfrm-interface.js'
 import { ownershipOf } from './dataplane/ports.js'
 import { openKernelSession } from './dataplane/session.js'
 import { CtnetlinkConntrackPort } from './dataplane/conntrack.js'
@@ -31,6 +33,8 @@ export interface RunOptions {
   stateDir: string
   flushOnExit: boolean
   logLevel: string
+  /** Which IPsec backend runs the tunnels; `auto` asks the kernel once, here at start. */
+  ipsecBackend: IpsecBackendChoice
   pretty: boolean
 }
 
@@ -74,9 +78,19 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
   const session = openKernelSession(ownershipOf(policy.dataplane), (event, fields) => log.info(fields, event))
   session.reconciler.watch()
   const snapshotIntervalMs = Math.min(...policy.uplinks.map(u => probeInterval(policy, u)))
-  // IPsec tunnels: one kernel-libipsec charon per tunnel (edge/dataplane/ipsec), reading the policy in
-  // force on every set(), so a reload's new tunnels, LAN prefixes or secrets reach them.
-  const tunnels = nodeTunnelManager(() => policy, tunnelPlanOptions(policy, join(opts.stateDir, 'charon')), (level, fields, msg) => log[level](fields, msg))
+  // IPsec tunnels: one charon per tunnel (edge/dataplane/ipsec), with kernel ESP over xfrm interfaces or
+  // kernel-libipsec, reading the policy in force on every set(), so a reload's new tunnels, LAN prefixes or
+  // secrets reach them.
+  const ipsec = await chooseIpsecBackend(opts.ipsecBackend, async () => {
+    const probe = new XfrmInterfaces()
+    try {
+      return await xfrmInterfaceMissing(probe)
+    } finally {
+      probe.close()
+    }
+  })
+  log.info({ backend: ipsec.backend, reason: ipsec.reason }, `IPsec backend: ${ipsec.backend}`)
+  const tunnels = nodeTunnelManager(() => policy, tunnelPlanOptions(policy, join(opts.stateDir, 'charon'), { backend: ipsec.backend }), (level, fields, msg) => log[level](fields, msg))
   const daemon = new EdgeDaemon(policy, {
     now: monotonicMs,
     wallNow: Date.now,
@@ -101,7 +115,7 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
   try {
     await daemon.start()
     server = await serveControl(opts.socket, async command => {
-      if (command === 'status') return statusReport(daemon.snapshot(), monotonicMs())
+      if (command === 'status') return statusReport(daemon.snapshot(), monotonicMs(), ipsec)
       throw new Error(`unknown command '${command}'; known: status`)
     })
     central?.attach(daemon)

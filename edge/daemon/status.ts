@@ -26,11 +26,13 @@ export interface StatusReport {
   classes: Array<{ name: string; active: string[]; keep: string[]; reason: string; sinceS?: number; preferred: string }>
   recent: Array<{ time: string; class: string; from: string[]; to: string[]; reason: string }>
   lastApply?: { time: string; ops: number; failed: number }
+  /** Which IPsec backend the tunnels run on, and why (edge/dataplane/ipsec/ipsec-backend.ts). */
+  ipsec?: { backend: string; reason: string }
 }
 
 const r2 = (x: number): number => Math.round(x * 100) / 100
 
-export function statusReport(s: DaemonSnapshot, now: number): StatusReport {
+export function statusReport(s: DaemonSnapshot, now: number, ipsec?: StatusReport['ipsec']): StatusReport {
   const p = s.policy
   return {
     site: p.site.id,
@@ -68,6 +70,7 @@ export function statusReport(s: DaemonSnapshot, now: number): StatusReport {
     }),
     recent: s.recent.slice(-10).map(c => ({ time: new Date(c.wallAt).toISOString(), class: c.class, from: c.from, to: c.to, reason: c.reason })),
     ...(s.lastApply ? { lastApply: { time: new Date(s.lastApply.at).toISOString(), ops: s.lastApply.ops, failed: s.lastApply.failed.length } } : {}),
+    ...(ipsec ? { ipsec } : {}),
   }
 }
 
@@ -95,5 +98,6 @@ export function statusText(r: StatusReport): string {
     out.push(...r.recent.map(c => `  ${c.time}  ${c.class}: ${c.from.join('+') || 'dropped'} → ${c.to.join('+') || 'dropped'}  ${c.reason}`))
   }
   if (r.lastApply) out.push('', `Last kernel apply ${r.lastApply.time}: ${r.lastApply.ops} operations, ${r.lastApply.failed} failed`)
+  if (r.ipsec) out.push('', `IPsec backend ${r.ipsec.backend} (${r.ipsec.reason})`)
   return out.join('\n') + '\n'
 }

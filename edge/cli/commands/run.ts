@@ -1,6 +1,7 @@
 // `sdwan-edge run --policy FILE`: the edge daemon.
 import { resolve } from 'node:path'
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control-socket.js'
+import { parseBackendChoice, type IpsecBackendChoice } from '../../dataplane/ipsec/ipsec-backend.js'
 import { runEdge } from '../../main.js'
 import { UsageError, type Command } from '../command.js'
 
@@ -24,6 +25,8 @@ options:
   --state-dir DIR    decision log and other state (default /var/lib/sdwan-edge)
   --flush-on-exit    remove every kernel object we own when stopping
   --log-level LEVEL  trace, debug, info, warn, error (default info)
+  --ipsec-backend B  auto, kernel or libipsec (default auto): kernel ESP through xfrm interfaces where the
+                     kernel can create them, else charon's userland kernel-libipsec; the policy is the same
   -h, --help         show this help
 
 exit status: 0 stopped cleanly, 1 could not start, 2 invalid policy or arguments`,
@@ -33,12 +36,19 @@ exit status: 0 stopped cleanly, 1 could not start, 2 invalid policy or arguments
     'state-dir': { type: 'string' },
     'flush-on-exit': { type: 'boolean' },
     'log-level': { type: 'string' },
+    'ipsec-backend': { type: 'string' },
   },
   async run({ values, positionals }, io) {
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}' (the policy goes in --policy FILE)`)
     if (typeof values.policy !== 'string') throw new UsageError('--policy FILE is required')
     const level = (values['log-level'] as string | undefined) ?? 'info'
     if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')} (got '${level}')`)
+    let ipsecBackend: IpsecBackendChoice
+    try {
+      ipsecBackend = parseBackendChoice((values['ipsec-backend'] as string | undefined) ?? 'auto')
+    } catch (err) {
+      throw new UsageError(`--ipsec-backend: ${(err as Error).message}`)
+    }
     return runEdge(
       {
         policyFile: resolve(io.cwd, values.policy),
@@ -46,6 +56,7 @@ exit status: 0 stopped cleanly, 1 could not start, 2 invalid policy or arguments
         stateDir: resolve(io.cwd, (values['state-dir'] as string | undefined) ?? '/var/lib/sdwan-edge'),
         flushOnExit: values['flush-on-exit'] === true,
         logLevel: level,
+        ipsecBackend,
         pretty: io.isTTY,
       },
       {
