@@ -53,11 +53,15 @@ export function diff(want: DesiredState | null, have: ActualState, nftTable: str
   linkOps(want?.vxlanLinks ?? [], have.vxlanLinks, vxlanBody, link => ({ kind: 'add-vxlan', link }), link => ({ kind: 'del-vxlan', link }), anyKind, links)
   adds.unshift(...links.first)
 
+  // Deleting a device takes every route through it along (fib_sync_down_dev, rt6_sync_down_dev): the
+  // routes through a recreated link are added again, whatever the dump said.
+  const recreated = new Set(adds.flatMap(op => (op.kind === 'del-gre' || op.kind === 'del-vxlan' ? [op.link.name] : [])))
+
   // The very same array on both sides (the reconciler's record of a state it reached) has no changes.
   const routeDeletes: Op[] = []
-  if (want?.routes !== have.routes) {
+  if (want?.routes !== have.routes || recreated.size > 0) {
     const wantRoutes = byKey(want?.routes ?? [], routeKey)
-    const haveRoutes = byKey(have.routes, routeKey)
+    const haveRoutes = byKey(have.routes.filter(r => r.device === undefined || !recreated.has(r.device)), routeKey)
     const routeAdds = [...wantRoutes.values()].flatMap((r): Op[] => {
       const h = haveRoutes.get(routeKey(r))
       if (!h) return [{ kind: 'add-route', route: r }]

@@ -84,3 +84,22 @@ t.test('GRE links: created before routes, recreated when their endpoints change'
   t.same(kinds(diff(moved, applied(want), 'sdwan')), ['del-gre', 'add-gre'])
   t.equal(kinds(diff(initial, applied(want), 'sdwan')).at(-1), 'del-gre', 'an unwanted link goes last')
 })
+
+t.test('a recreated link gets its routes again (deleting a device takes its routes along)', async t => {
+  const vx = { name: 'sw-dc1', vni: 100, local: '203.0.113.2', remote: '203.0.113.10', port: 4789, ttl: 64, mtu: 1450, innerAddresses: ['10.255.0.2/30'] }
+  const through: Route = { family: 4, table: 1004, dst: '10.20.0.0/16', type: 'unicast', device: 'sw-dc1', metric: 100, comment: '' }
+  const want = { ...initial, routes: [...initial.routes, through], vxlanLinks: [vx] }
+  const have = applied(want)
+  t.same(diff(want, have, 'sdwan'), [], 'nothing to do')
+  const ops = diff({ ...want, vxlanLinks: [{ ...vx, vni: 101 }] }, { ...have, routes: want.routes }, 'sdwan').map(describeOp)
+  t.same(ops, ['del-vxlan sw-dc1 vni 100 203.0.113.2 -> 203.0.113.10:4789', 'add-vxlan sw-dc1 vni 101 203.0.113.2 -> 203.0.113.10:4789', 'add-route ipv4 table 1004 10.20.0.0/16 dev sw-dc1 metric 100'], 'even when the reconciler trusts its record of the routes')
+})
+
+t.test('a tunnel that changed type keeps its device name: the old kind goes before the new one is added', async t => {
+  const gre = { kind: 'gre' as const, name: 'sw-dc1', local: '203.0.113.2', remote: '203.0.113.10', ttl: 64, mtu: 1476, innerAddresses: ['10.255.0.2/30'] }
+  const vx = { name: 'sw-dc1', vni: 100, local: '203.0.113.2', remote: '203.0.113.10', port: 4789, ttl: 64, mtu: 1450, innerAddresses: ['10.255.0.2/30'] }
+  const asGre = { ...initial, greLinks: [gre] }
+  const asVxlan = { ...initial, vxlanLinks: [vx] }
+  t.same(kinds(diff(asVxlan, applied(asGre), 'sdwan')), ['del-gre', 'add-vxlan'])
+  t.same(kinds(diff(asGre, applied(asVxlan), 'sdwan')), ['del-vxlan', 'add-gre'])
+})

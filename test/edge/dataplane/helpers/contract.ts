@@ -2,7 +2,7 @@
 // in a throwaway namespace (kernel-contract.test.ts): same policy states, same expectations.
 import type { Test } from 'tap'
 import { desired, initialDecisions } from '../../../../edge/dataplane/desired.js'
-import type { Decision, DesiredState, Facts, FibRule, VxlanLink } from '../../../../edge/dataplane/model.js'
+import type { Decision, DesiredState, Facts, FibRule, Route, VxlanLink } from '../../../../edge/dataplane/model.js'
 import { routeBody, routeKey, ruleKey, type ActualState } from '../../../../edge/dataplane/ops.js'
 import type { KernelPort, NftPort, Ownership } from '../../../../edge/dataplane/ports.js'
 import { Reconciler } from '../../../../edge/dataplane/reconciler.js'
@@ -139,17 +139,21 @@ export function dataplaneContract(t: Test, policy: SitePolicy, make: () => Promi
     const v4: VxlanLink = { name: 'sw-vx4', vni: 100, local: '203.0.113.2', remote: '203.0.113.10', port: 4789, ttl: 64, mtu: 1450, innerAddresses: ['10.255.7.2/30'] }
     const v6: VxlanLink = { name: 'sw-vx6', vni: 200, local: '2001:db8:b::2', remote: '2001:db8:b::10', port: 4790, ttl: 32, mtu: 1430, innerAddresses: ['10.255.8.2/30', 'fd00:255:8::2/64'] }
     const sorted = (links: VxlanLink[]) => links.map(l => ({ ...l, innerAddresses: [...l.innerAddresses].sort() })).sort((a, b) => a.name.localeCompare(b.name))
-    const first = await rec.set({ ...base, vxlanLinks: [v4, v6] })
+    const through: Route = { family: 4, table: env.own.tables.to, dst: '10.77.0.0/16', type: 'unicast', device: v4.name, metric: 100, comment: '' }
+    const withLinks = (links: VxlanLink[]): DesiredState => ({ ...base, routes: [...base.routes, through], vxlanLinks: links })
+    const first = await rec.set(withLinks([v4, v6]))
     t.same(first.failed.map(f => f.error.message), [])
     t.same(sorted((await env.kernel.dump()).vxlanLinks), sorted([v4, v6]), 'a fresh dump decodes both as created')
-    t.same((await rec.set({ ...base, vxlanLinks: [v4, v6] })).ops, [], 'applying again does nothing')
+    t.same((await rec.set(withLinks([v4, v6]))).ops, [], 'applying again does nothing')
     const changed = { ...v4, vni: 101, ttl: 9, mtu: 1400 }
-    const r = await rec.set({ ...base, vxlanLinks: [changed, v6] })
-    t.same(r.ops.map(o => o.kind), ['del-vxlan', 'add-vxlan'], 'a changed VNI, TTL and MTU: the link is replaced')
+    const r = await rec.set(withLinks([changed, v6]))
+    t.same(r.ops.map(o => o.kind), ['del-vxlan', 'add-vxlan', 'add-route'], 'a changed VNI, TTL and MTU: the link is replaced, and the route through it added again')
     t.same(r.failed.map(f => f.error.message), [])
-    t.same(sorted((await env.kernel.dump()).vxlanLinks), sorted([changed, v6]))
+    const after = await env.kernel.dump()
+    t.same(sorted(after.vxlanLinks), sorted([changed, v6]))
+    t.equal(ownedText(after), ownedText(withLinks([changed, v6])), 'the route through the new link is there')
     const gone = await rec.set(base)
-    t.same(gone.ops.map(o => o.kind), ['del-vxlan', 'del-vxlan'])
+    t.same(gone.ops.map(o => o.kind), ['del-route', 'del-vxlan', 'del-vxlan'])
     t.same((await env.kernel.dump()).vxlanLinks, [], 'none left')
     const again = await env.kernel.apply([{ kind: 'del-vxlan', link: v4 }])
     t.same(again.map(e => e?.message), [undefined], 'deleting a missing link is success')
