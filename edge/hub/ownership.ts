@@ -38,3 +38,8 @@ export const HUB_OWNERSHIP: Ownership = {
   nftTable: HUB_NFT_TABLE,
   tunnelPrefix: HUB_LINK_PREFIX,
 }
+
+/** xfrm if_ids: a block of the hub's own, apart from the edge's (0x5d000000, ipsec/node-tunnels.ts) and from
+ *  the small numbers hand-made setups pick. */
+export const HUB_IF_ID_BASE = 0x5e000000
+export const hubIfId = (id: number): number => HUB_IF_ID_BASE + id

@@ -1,8 +1,11 @@
 // `sdwan-edge run --policy FILE`: the edge daemon.
+import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control-socket.js'
 import { parseBackendChoice, type IpsecBackendChoice } from '../../dataplane/ipsec/ipsec-backend.js'
 import { runEdge } from '../../main.js'
+import { isHubPolicyText } from '../../hub/load.js'
+import { runHub } from '../../hub/main.js'
 import { UsageError, type Command } from '../command.js'
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal']
@@ -14,6 +17,8 @@ export const runCommand: Command = {
 
 Runs the edge daemon: programs the policy's kernel state, probes every path (STAMP, in a worker thread),
 steers each application class by its SLA, and answers 'sdwan-edge status' on a local socket.
+A hub policy (device.role hub) runs the hub instead: it terminates the spokes' tunnels with kernel
+ESP, keeps return traffic on the tunnel it came in on, and reflects STAMP probes.
 Logs JSON lines to stdout (one readable line per record on a terminal).
 
 Signals: SIGTERM/SIGINT stop, leaving forwarding as it is (fail-static) unless --flush-on-exit;
@@ -49,9 +54,12 @@ exit status: 0 stopped cleanly, 1 could not start, 2 invalid policy or arguments
     } catch (err) {
       throw new UsageError(`--ipsec-backend: ${(err as Error).message}`)
     }
-    return runEdge(
+    const policyFile = resolve(io.cwd, values.policy)
+    // A hub policy (device.role hub) runs the hub mode (edge/hub); an unreadable file is the edge's to report.
+    const run = isHubPolicyText(await readFile(policyFile, 'utf8').catch(() => '')) ? runHub : runEdge
+    return run(
       {
-        policyFile: resolve(io.cwd, values.policy),
+        policyFile,
         socket: resolve(io.cwd, (values.socket as string | undefined) ?? DEFAULT_CONTROL_SOCKET),
         stateDir: resolve(io.cwd, (values['state-dir'] as string | undefined) ?? '/var/lib/sdwan-edge'),
         flushOnExit: values['flush-on-exit'] === true,

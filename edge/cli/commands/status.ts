@@ -2,6 +2,7 @@
 import { resolve } from 'node:path'
 import { askControl, DEFAULT_CONTROL_SOCKET } from '../../daemon/control-socket.js'
 import { statusText, type StatusReport } from '../../daemon/status.js'
+import { hubStatusText, type HubStatus } from '../../hub/status.js'
 import { UsageError, type Command } from '../command.js'
 
 export const statusCommand: Command = {
@@ -11,7 +12,7 @@ export const statusCommand: Command = {
 
 Asks the running daemon over its control socket and prints, at a glance: each uplink's link and
 addresses; each path's health, RTT, jitter, loss and MOS; each class's current path and why; the
-last re-steers.
+last re-steers. A hub shows its spoke tunnels up or down, with packets per tunnel, and its reflector.
 
 options:
   --json         print the report as JSON
@@ -29,7 +30,8 @@ exit status: 0 shown, 1 no daemon answered`,
         io.stderr(`sdwan-edge status: the daemon refused: ${reply.error}\n`)
         return 1
       }
-      io.stdout(values.json ? JSON.stringify(reply.result, null, 2) + '\n' : statusText(reply.result as StatusReport))
+      const text = (r: unknown): string => ((r as { role?: string }).role === 'hub' ? hubStatusText(r as HubStatus) : statusText(r as StatusReport))
+      io.stdout(values.json ? JSON.stringify(reply.result, null, 2) + '\n' : text(reply.result))
       return 0
     } catch (err) {
       io.stderr(`sdwan-edge status: ${(err as Error).message}\n`)

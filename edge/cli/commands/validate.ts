@@ -31,7 +31,7 @@ exit status: 0 all valid, 2 a file is invalid or unreadable`,
         if (!values.quiet && result.role === 'edge') {
           const p = result.policy
           io.stdout(`${file}: ok (site ${p.site.id}, serial ${p.serial}: ${p.uplinks.length} uplinks, ${p.tunnels.length} tunnels, ${p.classes.length} classes)\n`)
-        } else if (!values.quiet) {
+        } else if (!values.quiet && result.role === 'hub') {
           const p = result.policy
           io.stdout(`${file}: ok (hub ${p.device.id}, serial ${p.serial}: ${p.spokes.length} spokes, ${p.spokes.reduce((n, s) => n + s.tunnels.length, 0)} tunnels)\n`)
         }
