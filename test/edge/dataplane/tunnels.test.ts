@@ -5,6 +5,7 @@ import t from 'tap'
 import { desired, initialDecisions } from '../../../edge/dataplane/desired.js'
 import type { Facts } from '../../../edge/dataplane/model.js'
 import { describeRoute } from '../../../edge/dataplane/ops.js'
+import { planText } from '../../../edge/dataplane/plan-text.js'
 import { greLinks, ipsecConns, vxlanLinks } from '../../../edge/dataplane/tunnels.js'
 import { policyFromYaml } from './helpers/policy.js'
 
@@ -98,4 +99,12 @@ t.test('VXLAN routes go via the hub inner address, after the inner network', asy
   const gre = policyWith(`${base}, type: gre, remotePrefixes: [10.20.0.0/16] }`)
   const g = desired(gre, initialDecisions(gre), facts(1500))
   t.same(g.routes.filter(r => r.table === table && r.type === 'unicast').map(describeRoute), [`ipv4 table ${table} 10.20.0.0/16 dev sw-dc1-t metric 100`], 'GRE is point-to-point: device routes')
+})
+
+t.test('the plan shows a VXLAN tunnel with its underlay, port, VNI and MTU', async t => {
+  const p = policyWith(`${base}, type: vxlan, vxlan: { vni: 4097 }, remotePrefixes: [10.20.0.0/16] }`)
+  const d = desired(p, initialDecisions(p), facts(1500))
+  const text = planText(p, d, initialDecisions(p), facts(1500))
+  t.match(text, /\n {2}sw-dc1-t +vxlan +172\.20\.1\.2 → 172\.20\.2\.2 udp\/4789 vni 4097 +10\.255\.9\.2\/30 ↔ 10\.255\.9\.1 +1450\n/)
+  t.match(text, /-4 +10\.20\.0\.0\/16 via 10\.255\.9\.1 dev sw-dc1-t table \d+ metric 100 +# dc1-t reaches 10\.20\.0\.0\/16 via the hub's inner address/)
 })
