@@ -8,12 +8,13 @@
 //            timeout has expired, so a dead path is seen in ≈ downAfterMisses × intervalMs rather than
 //            timeoutMs + that. `now` must be on the metrics' clock (probes/clock.ts monotonicMs).
 //  (stays down) until `upAfterReplies` consecutive replies have arrived (hysteresis against flapping).
-//  degraded  a brownout: a windowed threshold exceeded (average RTT > latencyMs, RFC 3550 jitter >
-//            jitterMs, loss > lossPct). To leave degraded, every figure must fall below 90 % of its
-//            threshold, so a path hovering at a threshold does not flap.
+//  degraded  a brownout: a windowed threshold exceeded (average RTT > latencyMs, recent jitter >
+//            jitterMs, loss > lossPct; jitter as judgedJitterMs says). To leave degraded, every figure
+//            must fall below 90 % of its threshold (jitter: the recent and the RFC 3550 figure both),
+//            so a path hovering at a threshold does not flap.
 //  up        otherwise.
 // `since` is when the current state began (kept from `prev` while the state holds).
-import type { PathMetrics } from './metrics/path-metrics.js'
+import { judgedJitterMs, type PathMetrics } from './metrics/path-metrics.js'
 import type { ProbeSettings, BrownoutThresholds } from './settings.js'
 
 export type PathState = 'up' | 'degraded' | 'down'
@@ -79,8 +80,9 @@ function brownoutReasons(m: PathMetrics, t: BrownoutThresholds, factor: number):
   if (t.latencyMs !== undefined && m.rtt !== null && m.rtt.avgMs > bound(t.latencyMs)) {
     reasons.push(`latency ${round(m.rtt.avgMs)} ms > ${round(bound(t.latencyMs))} ms${unit}`)
   }
-  if (t.jitterMs !== undefined && m.jitterMs > bound(t.jitterMs)) {
-    reasons.push(`jitter ${round(m.jitterMs)} ms > ${round(bound(t.jitterMs))} ms${unit}`)
+  const jitter = judgedJitterMs(m, factor !== 1)
+  if (t.jitterMs !== undefined && jitter > bound(t.jitterMs)) {
+    reasons.push(`jitter ${round(jitter)} ms > ${round(bound(t.jitterMs))} ms${unit}`)
   }
   if (t.lossPct !== undefined && m.lossPct > bound(t.lossPct)) {
     reasons.push(`loss ${round(m.lossPct)}% > ${round(bound(t.lossPct))}%${unit}`)

@@ -5,7 +5,7 @@ import { STAMP_PORT } from './stamp/packet.js'
 export interface BrownoutThresholds {
   /** Windowed average RTT above this → degraded. */
   readonly latencyMs?: number
-  /** RFC 3550 jitter above this → degraded. */
+  /** Recent jitter (PathMetrics.recentJitterMs) above this → degraded; see judgedJitterMs. */
   readonly jitterMs?: number
   /** Windowed loss above this percentage → degraded. */
   readonly lossPct?: number

@@ -47,6 +47,7 @@ export interface SteeringChange {
   from: string[]
   to: string[]
   reason: string
+  /** Per path: its status and the figures SLAs are judged on (jitterMs: the recent jitter, sla.ts). */
   paths: Record<string, { status: PathStatus; why: string; rttMs?: number; jitterMs?: number; lossPct?: number; mos?: number | null }>
 }
 
@@ -155,7 +156,7 @@ function figures(names: string[], paths: Record<string, PathTrack>, observations
       status: paths[n]!.status,
       why: paths[n]!.why,
       ...(m?.rtt ? { rttMs: Math.round(m.rtt.avgMs * 100) / 100 } : {}),
-      ...(m ? { jitterMs: Math.round(m.jitterMs * 100) / 100, lossPct: Math.round(m.lossPct * 100) / 100, mos: m.mos } : {}),
+      ...(m ? { jitterMs: Math.round(m.recentJitterMs * 100) / 100, lossPct: Math.round(m.lossPct * 100) / 100, mos: m.mos } : {}),
     }
   }
   return out

@@ -1,8 +1,10 @@
 // Does a path meet a class's SLA right now? Pure. Hysteresis: a path that broke the SLA counts as
 // breaking it until every figure is back under 90 % of its limit (the same recovery factor path health
 // uses for brownouts), so a path whose windowed figures hover at a threshold does not toggle.
+// Jitter is judged on the recent jitter (the last ten reply pairs) so a jitter brownout is seen within
+// about a second; clearing it needs RFC 3550's smoothed jitter under the bound too (judgedJitterMs).
 import { BROWNOUT_RECOVERY_FACTOR, type PathHealth } from '../../probes/health.js'
-import type { PathMetrics } from '../../probes/metrics/path-metrics.js'
+import { judgedJitterMs, type PathMetrics } from '../../probes/metrics/path-metrics.js'
 import type { Sla } from '../config/policy.js'
 
 const fmt = (x: number): string => String(Math.round(x * 10) / 10)
@@ -14,8 +16,9 @@ export function slaBreaches(sla: Sla, m: PathMetrics | null, factor = 1): string
   if (sla.maxLatencyMs !== undefined && m.rtt && m.rtt.avgMs > sla.maxLatencyMs * factor) {
     out.push(`rtt ${fmt(m.rtt.avgMs)} ms > ${fmt(sla.maxLatencyMs * factor)} ms`)
   }
-  if (sla.maxJitterMs !== undefined && m.jitterMs > sla.maxJitterMs * factor) {
-    out.push(`jitter ${fmt(m.jitterMs)} ms > ${fmt(sla.maxJitterMs * factor)} ms`)
+  const jitter = judgedJitterMs(m, factor !== 1)
+  if (sla.maxJitterMs !== undefined && jitter > sla.maxJitterMs * factor) {
+    out.push(`jitter ${fmt(jitter)} ms > ${fmt(sla.maxJitterMs * factor)} ms`)
   }
   if (sla.maxLossPct !== undefined && m.lossPct > sla.maxLossPct * factor) {
     out.push(`loss ${fmt(m.lossPct)} % > ${fmt(sla.maxLossPct * factor)} %`)

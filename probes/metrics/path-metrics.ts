@@ -23,6 +23,11 @@ export interface PathMetrics {
   /** RFC 3550 §6.4.1 interarrival jitter of RTT (running estimator, gain 1/16). */
   readonly jitterMs: number
   /**
+   * Mean |D| over the last RECENT_JITTER_PAIRS on-time replies (window.ts): the same quantity as jitterMs
+   * over the last second or so at 100 ms probes, so a jitter brownout is seen in ~0.6 s, not ~1.5 s.
+   */
+  readonly recentJitterMs: number
+  /**
    * IP packet delay variation (RFC 5481 §1.2, RFC 3393) of RTT between consecutive sequence numbers both
    * answered on time: mean and max of |rtt(i) − rtt(i−1)|; null with fewer than one such pair.
    */
@@ -40,6 +45,16 @@ export interface PathMetrics {
   /** Lifetime counters (not windowed), for one-shot summaries. */
   readonly totalSent: number
   readonly totalReceived: number
+}
+
+/**
+ * The jitter an SLA or brownout threshold is judged against. A breach is the recent jitter over the
+ * limit (quick to see); clearing it (`clearing`, judged at the recovery factor) needs the recent jitter
+ * and RFC 3550's smoothed J both under the bound, so one quiet second after a rough spell does not clear
+ * it while the longer view still says otherwise.
+ */
+export function judgedJitterMs(m: Pick<PathMetrics, 'jitterMs' | 'recentJitterMs'>, clearing: boolean): number {
+  return clearing ? Math.max(m.recentJitterMs, m.jitterMs) : m.recentJitterMs
 }
 
 export function computePathMetrics(pathId: string, window: ProbeWindow, now: number): PathMetrics {
@@ -107,6 +122,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     lossPct,
     rtt,
     jitterMs: window.jitterMs,
+    recentJitterMs: window.recentJitterMs,
     ipdv: ipdvPairs === 0 ? null : { meanAbsMs: ipdvSum / ipdvPairs, maxAbsMs: ipdvMax },
     mos: rtt === null ? null : estimateMos(rtt.avgMs, window.jitterMs, lossPct),
     lastReplyAt: window.lastReplyAt,

@@ -22,6 +22,12 @@ export interface ProbeRecord {
 
 export type ReplyKind = 'reply' | 'late' | 'duplicate' | 'unknown'
 
+/**
+ * Transit-time changes |D| behind the recent jitter: the last this many, between successive on-time
+ * replies in arrival order (RFC 3550 §6.4.1's D). Ten probes is one second at the default 100 ms.
+ */
+export const RECENT_JITTER_PAIRS = 10
+
 /** a < b in u32 serial-number arithmetic. */
 export function seqBefore(a: number, b: number): boolean {
   const d = (b - a) >>> 0
@@ -36,6 +42,9 @@ export class ProbeWindow {
   #highestArrived: number | null = null
   #lastOnTimeRtt: number | null = null
   #jitterMs = 0
+  /** The last RECENT_JITTER_PAIRS values of |D|, a ring; #recentNext is where the next one goes. */
+  readonly #recentAbsD: number[] = []
+  #recentNext = 0
   #lastReplyAt: number | null = null
   #firstSentAt: number | null = null
   #lastSentAt: number | null = null
@@ -77,7 +86,12 @@ export class ProbeWindow {
     else this.#highestArrived = seq
     // RFC 3550 §6.4.1 interarrival jitter, with RTT as the transit time: J += (|D| - J) / 16, D being the
     // change in transit time from the previous packet in arrival order.
-    if (this.#lastOnTimeRtt !== null) this.#jitterMs += (Math.abs(rttMs - this.#lastOnTimeRtt) - this.#jitterMs) / 16
+    if (this.#lastOnTimeRtt !== null) {
+      const absD = Math.abs(rttMs - this.#lastOnTimeRtt)
+      this.#jitterMs += (absD - this.#jitterMs) / 16
+      this.#recentAbsD[this.#recentNext] = absD
+      this.#recentNext = (this.#recentNext + 1) % RECENT_JITTER_PAIRS
+    }
     this.#lastOnTimeRtt = rttMs
     this.#lastReplyAt = this.#lastReplyAt === null ? atMs : Math.max(this.#lastReplyAt, atMs)
     return 'reply'
@@ -103,6 +117,15 @@ export class ProbeWindow {
 
   get jitterMs(): number {
     return this.#jitterMs
+  }
+  /**
+   * Mean |D| over the last RECENT_JITTER_PAIRS reply pairs (fewer before there are that many; 0 with
+   * none): the quantity RFC 3550's J estimates, but over a fixed recent span. J's gain of 1/16 needs
+   * ~14 samples to cross 60 % of a step; this mean crosses it after 6 and holds the whole step after 10.
+   */
+  get recentJitterMs(): number {
+    const n = this.#recentAbsD.length
+    return n === 0 ? 0 : this.#recentAbsD.reduce((a, b) => a + b, 0) / n
   }
   get lastReplyAt(): number | null {
     return this.#lastReplyAt

@@ -29,7 +29,9 @@ probes: { reflectors: [{ address: 192.0.2.1 }] }
 
 export interface Figures {
   rtt?: number
+  /** RFC 3550 jitter; also the recent jitter unless recentJitter is given. */
   jitter?: number
+  recentJitter?: number
   loss?: number
   mos?: number | null
 }
@@ -48,6 +50,7 @@ export function metrics(f: Figures, at = 0): PathMetrics {
     lossPct: f.loss ?? 0,
     rtt: { minMs: rtt, avgMs: rtt, maxMs: rtt, p50Ms: rtt, p95Ms: rtt, p99Ms: rtt },
     jitterMs: f.jitter ?? 1,
+    recentJitterMs: f.recentJitter ?? f.jitter ?? 1,
     ipdv: null,
     mos: f.mos === undefined ? 4.3 : f.mos,
     lastReplyAt: at,

@@ -11,7 +11,7 @@ const UP = { up: true }
 function metrics(over: Partial<PathMetrics> = {}): PathMetrics {
   return {
     pathId: 'wan1', at: 1000, settled: 100, received: 100, lost: 0, late: 0, duplicates: 0, reordered: 0, lossPct: 0,
-    rtt: { minMs: 10, avgMs: 12, maxMs: 20, p50Ms: 12, p95Ms: 18, p99Ms: 20 }, jitterMs: 1, ipdv: null, mos: 4.4,
+    rtt: { minMs: 10, avgMs: 12, maxMs: 20, p50Ms: 12, p95Ms: 18, p99Ms: 20 }, jitterMs: 1, recentJitterMs: 1, ipdv: null, mos: 4.4,
     lastReplyAt: 1000, firstSentAt: 0, consecutiveReplies: 100, consecutiveMisses: 0, totalSent: 100, totalReceived: 100,
     ...over,
   }
@@ -31,9 +31,12 @@ t.test('verdicts', async t => {
     ['5 replies in a row bring it up', was('down'), metrics({ consecutiveReplies: 5 }), true, 1000, 'up', /^ok$/],
     ['first verdict needs the replies too', null, metrics({ consecutiveReplies: 2 }), true, 1000, 'down', /recovering: 2\/5/],
     ['latency brownout', was('up'), metrics({ rtt: { minMs: 90, avgMs: 120, maxMs: 200, p50Ms: 110, p95Ms: 190, p99Ms: 200 } }), true, 1000, 'degraded', /latency 120 ms > 100 ms/],
-    ['jitter brownout', was('up'), metrics({ jitterMs: 25 }), true, 1000, 'degraded', /jitter 25 ms > 20 ms/],
+    ['jitter brownout: the recent jitter', was('up'), metrics({ recentJitterMs: 25 }), true, 1000, 'degraded', /jitter 25 ms > 20 ms/],
+    ['RFC 3550 jitter alone does not brown a path out', was('up'), metrics({ jitterMs: 25 }), true, 1000, 'up', /^ok$/],
+    ['a jitter brownout holds while RFC 3550 jitter is above 90 %', was('degraded'), metrics({ jitterMs: 19, recentJitterMs: 5 }), true, 1000, 'degraded', /brownout clearing: jitter 19 ms > 18 ms \(90% of limit\)/],
+    ['a jitter brownout clears with both under 90 %', was('degraded'), metrics({ jitterMs: 17, recentJitterMs: 17 }), true, 1000, 'up', /^ok$/],
     ['loss brownout', was('up'), metrics({ lossPct: 7 }), true, 1000, 'degraded', /loss 7% > 5%/],
-    ['all three listed', was('up'), metrics({ lossPct: 7, jitterMs: 25, rtt: { minMs: 1, avgMs: 101, maxMs: 1, p50Ms: 1, p95Ms: 1, p99Ms: 1 } }), true, 1000, 'degraded', /latency .*, jitter .*, loss /],
+    ['all three listed', was('up'), metrics({ lossPct: 7, recentJitterMs: 25, rtt: { minMs: 1, avgMs: 101, maxMs: 1, p50Ms: 1, p95Ms: 1, p99Ms: 1 } }), true, 1000, 'degraded', /latency .*, jitter .*, loss /],
     ['degraded holds within 90 % of a threshold', was('degraded'), metrics({ lossPct: 4.6 }), true, 1000, 'degraded', /brownout clearing: loss 4.6% > 4.5% \(90% of limit\)/],
     ['degraded clears below 90 %', was('degraded'), metrics({ lossPct: 4.4 }), true, 1000, 'up', /^ok$/],
     ['an up path at 4.6 % loss stays up', was('up'), metrics({ lossPct: 4.6 }), true, 1000, 'up', /^ok$/],

@@ -1,8 +1,9 @@
 // The sliding probe window and the PathMetrics computed from it: loss with duplicates, reordering and
-// late replies told apart; RTT order statistics; RFC 3550 jitter; IPDV; consecutive replies/misses.
+// late replies told apart; RTT order statistics; RFC 3550 jitter and the recent jitter; IPDV;
+// consecutive replies/misses.
 import t from 'tap'
-import { ProbeWindow, seqBefore } from '../../../probes/metrics/window.js'
-import { computePathMetrics } from '../../../probes/metrics/path-metrics.js'
+import { ProbeWindow, RECENT_JITTER_PAIRS, seqBefore } from '../../../probes/metrics/window.js'
+import { computePathMetrics, judgedJitterMs } from '../../../probes/metrics/path-metrics.js'
 import { percentile, summarizeRtt } from '../../../probes/metrics/stats.js'
 
 const TIMEOUT = 1000
@@ -56,6 +57,89 @@ t.test('RFC 3550 jitter (gain 1/16, arrival order) and IPDV (consecutive sequenc
   for (const d of [4, 2, 0, 8]) j += (d - j) / 16
   t.equal(computePathMetrics('p', w, 500).jitterMs, j)
   t.same(computePathMetrics('p', w, 500).ipdv, { meanAbsMs: (4 + 2 + 0 + 8) / 4, maxAbsMs: 8 })
+})
+
+/** A window fed `rtts` as on-time replies to probes 100 ms apart; seq i's reply has RTT rtts[i]. */
+function windowOf(rtts: readonly number[], capacity = 100): ProbeWindow {
+  const w = new ProbeWindow(capacity)
+  rtts.forEach((rtt, seq) => {
+    w.sent(seq, seq * 100)
+    w.reply(seq, seq * 100 + rtt, rtt, TIMEOUT)
+  })
+  return w
+}
+
+t.test('recent jitter: mean |D| over the last RECENT_JITTER_PAIRS reply pairs', async t => {
+  const cases: Array<[string, number[], number]> = [
+    ['no reply', [], 0],
+    ['one reply: no pair yet', [10], 0],
+    ['fewer pairs than the span: their mean', [10, 14, 12], (4 + 2) / 2],
+    ['steady RTT', Array(30).fill(25), 0],
+    // 12 pairs: the first two (|D| 90, 90) have left the span, the last ten are 0 … 0, 5.
+    ['old pairs leave the span', [10, 100, 10, ...Array(10).fill(10), 15], 5 / RECENT_JITTER_PAIRS],
+    ['alternating ±40', Array.from({ length: 25 }, (_, i) => (i % 2 === 0 ? 20 : 60)), 40],
+  ]
+  for (const [name, rtts, want] of cases) t.equal(computePathMetrics('p', windowOf(rtts), 10_000).recentJitterMs, want, name)
+  t.equal(RECENT_JITTER_PAIRS, 10, 'ten pairs: one second at the default 100 ms probes')
+})
+
+t.test('recent jitter skips lost and late probes (arrival order of on-time replies, as RFC 3550)', async t => {
+  const w = new ProbeWindow(10)
+  for (let seq = 0; seq < 4; seq++) w.sent(seq, seq * 100)
+  w.reply(0, 10, 10, TIMEOUT)
+  w.reply(1, 100 + 1500, 1500, TIMEOUT)
+  w.reply(3, 330, 30, TIMEOUT)
+  const m = computePathMetrics('p', w, 5000)
+  t.equal(m.late, 1)
+  t.equal(m.recentJitterMs, 20, 'the late reply is no transit sample: one pair, 10 → 30 ms')
+})
+
+/** Mulberry32: a small seeded PRNG so property failures reproduce. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+t.test('property: recent jitter is the mean of the last ten |D|, and stays within their min and max', async t => {
+  for (let seed = 1; seed <= 200; seed++) {
+    const random = rng(seed)
+    const rtts = Array.from({ length: 1 + Math.floor(random() * 60) }, () => 5 + random() * 200)
+    const d = rtts.slice(1).map((r, i) => Math.abs(r - rtts[i]!)).slice(-RECENT_JITTER_PAIRS)
+    const got = computePathMetrics('p', windowOf(rtts), 10_000).recentJitterMs
+    const want = d.length === 0 ? 0 : d.reduce((a, b) => a + b, 0) / d.length
+    if (Math.abs(got - want) > 1e-9) t.fail(`seed ${seed}: ${got} ≠ ${want}`)
+    if (d.length > 0 && (got < Math.min(...d) - 1e-9 || got > Math.max(...d) + 1e-9)) t.fail(`seed ${seed}: ${got} outside the span's |D|`)
+  }
+  t.pass('200 random RTT sequences')
+})
+
+t.test('property: after a jitter step, the recent figure crosses 60 % of it within 7 pairs; RFC 3550 needs 13 or more', async t => {
+  for (let seed = 1; seed <= 100; seed++) {
+    const random = rng(seed)
+    const base = 20 + random() * 20
+    const step = 20 + random() * 80
+    // Calm (|D| ≤ 1 ms), then RTT alternating by `step` around the same base: |D| = step from then on.
+    const calm = Array.from({ length: 50 }, () => base + random())
+    const rough = Array.from({ length: 20 }, (_, i) => base + (i % 2 === 0 ? step : 0))
+    const at = (n: number) => computePathMetrics('p', windowOf([...calm, ...rough.slice(0, n)]), 100_000)
+    const first = (f: (m: ReturnType<typeof at>) => number) => Array.from({ length: 21 }, (_, n) => n).find(n => f(at(n)) > 0.6 * step)
+    const recent = first(m => m.recentJitterMs)
+    const rfc3550 = first(m => m.jitterMs)
+    if (recent === undefined || recent > 7) t.fail(`seed ${seed}: recent jitter crossed 60 % of ${step} after ${recent} pairs`)
+    if (rfc3550 !== undefined && rfc3550 < 13) t.fail(`seed ${seed}: RFC 3550 jitter crossed after ${rfc3550}`)
+  }
+  t.pass('100 random steps')
+})
+
+t.test('judged jitter: the recent figure to breach; the larger of recent and RFC 3550 to clear', async t => {
+  t.equal(judgedJitterMs({ jitterMs: 12, recentJitterMs: 40 }, false), 40)
+  t.equal(judgedJitterMs({ jitterMs: 40, recentJitterMs: 5 }, false), 5)
+  t.equal(judgedJitterMs({ jitterMs: 40, recentJitterMs: 5 }, true), 40, 'one quiet second does not clear a rough spell')
+  t.equal(judgedJitterMs({ jitterMs: 5, recentJitterMs: 40 }, true), 40)
 })
 
 t.test('IPDV skips pairs broken by a loss', async t => {

@@ -31,10 +31,11 @@ const TRIALS = Number(values.trials ?? 0)
 if (!(Number.isInteger(TRIALS) && TRIALS >= 0)) throw new Error(`--trials ${values.trials}: expected a whole number ≥ 0`)
 
 // TCG on a loaded 2-core host: probes every 100 ms (not the host lab's 50 ms) so the guest keeps up, and
-// timers short enough for one boot to tell the whole story, long enough to be real hysteresis.
-const SETTINGS = { intervalMs: 100, brownoutConfirmMs: 1500, failbackDelayMs: 3000, holdDownMs: 1000, jitterMs: 80, lossPct: 5 } as const
+// timers short enough for one boot to tell the whole story, long enough to be real hysteresis. The
+// confirmation is the policy's default (1 s): the jitter verdict already spans the last ten probes.
+const SETTINGS = { intervalMs: 100, brownoutConfirmMs: 1000, failbackDelayMs: 3000, holdDownMs: 1000, jitterMs: 80, lossPct: 5 } as const
 // netem's jitter is normal per direction (provider-profiles.ts splits it): ± 80 ms round trip puts the
-// probes' RFC 3550 jitter at 40–60 ms here (measured), past VoIP's 30 ms, while replies stay far inside
+// probes' jitter (mean |D|, recent or RFC 3550) at 40–60 ms here (measured), past VoIP's 30 ms, while replies stay far inside
 // downAfterMisses × interval, so the path is browned out, not blacked out. 5 % loss each way loses ~10 %
 // of probes: past VoIP's 1 %.
 const JITTER: Impairment = { kind: 'jitter', jitterMs: SETTINGS.jitterMs }
