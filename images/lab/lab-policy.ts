@@ -11,6 +11,11 @@ export const LAB_TUNNELS = {
   'dc1-lte': { uplink: 'lte', edgeInner: '10.255.0.6/30', hubInner: '10.255.0.5' },
 } as const
 export type LabTunnelName = keyof typeof LAB_TUNNELS
+/**
+ * The plain GRE tunnel to dc1 across the MPLS underlay (images/lab/hub-gre.ts builds the hub's end), which
+ * ERP rides when LabPolicyOptions.erpOverGre is set: fail closed, since MPLS carries nothing else to the DC.
+ */
+export const LAB_GRE_TUNNEL = { name: 'dc1-gre', uplink: 'mpls', edgeInner: '10.255.0.10/30', hubInner: '10.255.0.9', key: 4242 } as const
 export const LAB_EDGE_ID = 'lab-edge.example'
 export const LAB_HUB_ID = 'dc1.lab.example'
 /** strongSwan proposals within the plugin set charon-config.ts loads (no openssl: no GCM, no ECP). */
@@ -26,6 +31,8 @@ export interface LabPolicyOptions {
   intervalMs?: number
   failover?: { holdDownMs?: number; failbackDelayMs?: number; brownoutConfirmMs?: number }
   serial?: number
+  /** ERP over the plain GRE tunnel LAB_GRE_TUNNEL (instead of straight over MPLS), dropped when it is down. */
+  erpOverGre?: boolean
   /** Report to this broker (plain MQTT inside the lab: the broker listens on a lab address only). */
   telemetry?: { broker: string; reportIntervalS?: number }
 }
@@ -42,6 +49,10 @@ export function labPolicy(topology: Topology, options: LabPolicyOptions = {}): s
       `ikeProposals: [${LAB_IKE_PROPOSALS.join(', ')}], espProposals: [${LAB_ESP_PROPOSALS.join(', ')}], dpdDelayS: 2 } }`
     )
   }
+  const g = LAB_GRE_TUNNEL
+  const greTunnel =
+    `  - { name: ${g.name}, type: gre, hub: dc1, uplink: ${g.uplink}, remote: ${a.hubMpls}, inner: { local: ${g.edgeInner}, remote: ${g.hubInner} }, ` +
+    `remotePrefixes: [${a.hubService.replace(/\.\d+\.\d+$/, '.0.0')}/16], gre: { key: ${g.key} } }`
   const f = { holdDownMs: 10000, failbackDelayMs: 30000, brownoutConfirmMs: 2000, ...options.failover }
   const failover = `{ holdDownMs: ${f.holdDownMs}, failbackDelayMs: ${f.failbackDelayMs}, brownoutConfirmMs: ${f.brownoutConfirmMs} }`
   const uplink = (name: string, kind: string, u: typeof bb, extra = '') =>
@@ -63,7 +74,7 @@ hubs:
 tunnels:
 ${tunnel('dc1-bb')}
 ${tunnel('dc1-lte')}
-classes:
+${options.erpOverGre ? `${greTunnel}\n` : ''}classes:
   - name: pos
     match: [{ segments: [store], destinationPrefixes: [${a.hubService}/32], protocol: udp, ports: [${LAB_POS_PORT}] }]
     sla: { maxLatencyMs: 150, maxLossPct: 2 }
@@ -78,7 +89,7 @@ classes:
   - name: erp
     match: [{ segments: [store], destinationPrefixes: [10.20.0.0/16] }]
     sla: { maxLatencyMs: 300, maxLossPct: 2 }
-    paths: [mpls]
+    paths: [${options.erpOverGre ? `${LAB_GRE_TUNNEL.name}]\n    whenNoPath: drop` : 'mpls]'}
   - name: guest
     match: [{ segments: [guest] }]
     paths: [bb, lte]
