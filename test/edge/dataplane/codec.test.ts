@@ -2,7 +2,7 @@
 // small pure helpers around the kernel ports (errno mapping, nft scripts, conntrack and udata parsing).
 import t from 'tap'
 import { rt } from 'netlink'
-import { addressBytes, addressText, decodeGre, decodeRoute, decodeRule, greCreateRequest, attrsOf, routeRequest, ruleRequest } from '../../../edge/dataplane/rtnl/codec.js'
+import { addressBytes, addressText, decodeGre, decodeRoute, decodeRule, decodeVxlan, greCreateRequest, attrsOf, routeRequest, ruleRequest, vxlanCreateRequest } from '../../../edge/dataplane/rtnl/codec.js'
 import { alreadyDone, errnoName, opError } from '../../../edge/dataplane/rtnl/errno.js'
 import { removeScript, replaceScript } from '../../../edge/dataplane/nft/port.js'
 import { commentOfUserdata } from '../../../edge/dataplane/nft/table-comment.js'
@@ -58,6 +58,22 @@ t.test('GRE links survive encode → decode of their link info', async t => {
   delete six.key
   const m6 = rt.parseLinkMessage(body(greCreateRequest(six).payload))
   t.same(decodeGre('sw-dc1', 1472, m6.attrs.linkinfo, six.innerAddresses), six)
+})
+
+t.test('VXLAN links survive encode → decode of their link info; learning is off on the wire', async t => {
+  const link = { name: 'sw-dc1', vni: 4097, local: '203.0.113.2', remote: '172.16.0.10', port: 4789, ttl: 64, mtu: 1450, innerAddresses: ['10.255.42.10/30'] }
+  const m = rt.parseLinkMessage(body(vxlanCreateRequest(link).payload))
+  t.equal(m.attrs.ifname, 'sw-dc1')
+  t.equal(m.attrs.mtu, 1450)
+  t.same(decodeVxlan(m.attrs.ifname!, m.attrs.mtu!, m.attrs.linkinfo, link.innerAddresses), link)
+  const data = attrsOf(attrsOf(m.attrs.linkinfo!).get(2)!)
+  t.same([...data.get(7)!], [0], 'IFLA_VXLAN_LEARNING 0')
+  t.same([...data.get(15)!], [0x12, 0xb5], 'IFLA_VXLAN_PORT 4789, big-endian')
+  const six = { ...link, local: '2001:db8::2', remote: '2001:db8::1', port: 8472, mtu: 1430 }
+  const m6 = rt.parseLinkMessage(body(vxlanCreateRequest(six).payload))
+  t.same(decodeVxlan('sw-dc1', 1430, m6.attrs.linkinfo, six.innerAddresses), six, 'IPv6 endpoints travel in GROUP6/LOCAL6')
+  t.equal(decodeGre('sw-dc1', 1430, m6.attrs.linkinfo, []), undefined, 'not a GRE link')
+  t.equal(decodeVxlan('sw-dc1', 1472, rt.parseLinkMessage(body(greCreateRequest({ kind: 'gre', name: 'sw-dc1', local: '203.0.113.2', remote: '172.16.0.10', ttl: 64, mtu: 1472, innerAddresses: [] }).payload)).attrs.linkinfo, []), undefined, 'not a VXLAN link')
 })
 
 t.test('addresses and attributes', async t => {
