@@ -18,7 +18,7 @@ import { XfrmInterfaces } from './dataplane/ipsec/xfrm-interface.js'
 import { ownershipOf } from './dataplane/ports.js'
 import { openKernelSession } from './dataplane/session.js'
 import { CtnetlinkConntrackPort } from './dataplane/conntrack.js'
-import { openCentral, type Central } from './daemon/central.js'
+import type { Central } from './daemon/central.js'
 import { serveControl } from './daemon/control-socket.js'
 import { DecisionLog } from './daemon/decision-log.js'
 import { EdgeDaemon } from './daemon/edge-daemon.js'
@@ -61,6 +61,9 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
   const conntrack = new CtnetlinkConntrackPort()
   let central: Central | undefined
   if (policy.telemetry) {
+    // Loaded only when the policy asks for central management: MQTT and the inventory's
+    // systeminformation are ~6 MB of heap a standalone edge would carry for nothing.
+    const { openCentral } = await import('./daemon/central.js')
     central = await openCentral({
       policy: { ...policy, telemetry: policy.telemetry },
       policyText: await readFile(opts.policyFile, 'utf8'),
@@ -98,7 +101,7 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
     kernel: session.kernel,
     reconciler: session.reconciler,
     startProbes: targets => {
-      const engine = ProbeEngine.start(targets, { windowSize: policy.probes.windowSize, snapshotIntervalMs })
+      const engine = ProbeEngine.start(targets, { windowSize: policy.probes.windowSize, snapshotIntervalMs, probeEvents: false })
       engine.on('error', err => log.error({ err }, 'probe engine error'))
       return engine
     },

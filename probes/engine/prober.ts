@@ -30,7 +30,8 @@ export interface ProberOptions {
   readonly windowSize: number
   readonly snapshotIntervalMs: number
   readonly onEvent: (event: ProbeEvent) => void
-  readonly onMetrics: (metrics: PathMetrics) => void
+  /** Every path's snapshot, once per snapshotIntervalMs. */
+  readonly onSnapshot: (metrics: PathMetrics[]) => void
   readonly onError: (pathId: string | null, error: Error) => void
 }
 
@@ -178,6 +179,6 @@ export class MultiPathProber {
   }
 
   #publish(): void {
-    for (const metrics of this.snapshot()) this.#options.onMetrics(metrics)
+    if (this.#paths.size > 0) this.#options.onSnapshot(this.snapshot())
   }
 }

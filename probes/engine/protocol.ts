@@ -28,6 +28,8 @@ export interface WireTarget extends Omit<ProbeTarget, 'authKey'> {
 export interface WorkerInit {
   readonly windowSize: number
   readonly snapshotIntervalMs: number
+  /** Post a 'probe' message per probe event; off when nobody on the main thread listens (the daemon). */
+  readonly probeEvents: boolean
   /** Nice value for the probe thread (−20..19), or null to leave it alone. */
   readonly niceness: number | null
 }
@@ -36,7 +38,9 @@ export type ToWorker = { readonly type: 'update'; readonly targets: readonly Wir
 
 export type FromWorker =
   | { readonly type: 'probe'; readonly event: ProbeEvent }
-  | { readonly type: 'metrics'; readonly metrics: PathMetrics }
+  // Every path's snapshot in one message: one structured clone and one wake-up of the main thread per
+  // snapshot interval, not one per path.
+  | { readonly type: 'metrics'; readonly metrics: readonly PathMetrics[] }
   | { readonly type: 'error'; readonly pathId: string | null; readonly message: string }
   | { readonly type: 'stopped' }
 

@@ -26,8 +26,8 @@ if (init.niceness !== null) {
 const prober = new MultiPathProber(realProberDeps(), {
   windowSize: init.windowSize,
   snapshotIntervalMs: init.snapshotIntervalMs,
-  onEvent: event => post({ type: 'probe', event }),
-  onMetrics: metrics => post({ type: 'metrics', metrics }),
+  onEvent: init.probeEvents ? event => post({ type: 'probe', event }) : () => undefined,
+  onSnapshot: metrics => post({ type: 'metrics', metrics }),
   onError: (pathId, err) => post({ type: 'error', pathId, message: err.message }),
 })
 
@@ -36,7 +36,7 @@ port.on('message', (msg: ToWorker) => {
     prober.update(msg.targets.map(fromWire)).catch((err: unknown) => post({ type: 'error', pathId: null, message: String(err) }))
   } else {
     // Final snapshot first, so a short run (the one-shot `probe` command) sees its last probes settled.
-    for (const metrics of prober.snapshot()) post({ type: 'metrics', metrics })
+    post({ type: 'metrics', metrics: prober.snapshot() })
     prober.stop()
     post({ type: 'stopped' })
     port.close()

@@ -22,7 +22,7 @@ function harness(world: FakeWorld, windowSize = 20) {
     windowSize,
     snapshotIntervalMs: 1000,
     onEvent: e => events.push(e),
-    onMetrics: () => undefined,
+    onSnapshot: () => undefined,
     onError: (pathId, err) => errors.push(`${pathId}: ${err.message}`),
   })
   const metrics = (pathId: string): PathMetrics => prober.snapshot().find(m => m.pathId === pathId)!
@@ -113,6 +113,41 @@ t.test('update: removed paths stop, changed ones restart, bad targets are refuse
   await t.rejects(h.prober.update([target('x', '10.1.0.2'), target('x', '10.2.0.2')]), /used twice/)
   await t.rejects(h.prober.update([target('x', '10.1.0.2', { remoteAddress: '::1' })]), /different IP versions/)
   h.prober.stop()
+})
+
+t.test('one snapshot call per interval carries every path; none before there are paths', async t => {
+  const world = new FakeWorld()
+  world.links.set('10.1.0.2', { delayMs: 1 })
+  world.links.set('10.2.0.2', { delayMs: 1 })
+  const batches: string[][] = []
+  const prober = new MultiPathProber(world.deps(), {
+    windowSize: 20, snapshotIntervalMs: 100, onEvent: () => undefined, onSnapshot: ms => batches.push(ms.map(m => m.pathId)), onError: () => undefined,
+  })
+  world.advance(250)
+  t.same(batches, [], 'no paths, no snapshot')
+  await prober.update([target('a', '10.1.0.2'), target('b', '10.2.0.2')])
+  world.advance(300)
+  t.same(batches, [['a', 'b'], ['a', 'b'], ['a', 'b']], 'one call per 100 ms with both paths')
+  prober.stop()
+})
+
+t.test('ProbeEngine with probeEvents false: snapshots and latest, no probe events', async t => {
+  const world = new FakeWorld()
+  world.links.set('10.1.0.2', { delayMs: 2 })
+  const engine = ProbeEngine.start([target('a', '10.1.0.2', { intervalMs: 10 })], {
+    windowSize: 50, snapshotIntervalMs: 100, probeEvents: false, transport: inlineTransport(world.deps()),
+  })
+  const probes: ProbeEvent[] = []
+  const snapshots: PathMetrics[] = []
+  engine.on('probe', e => probes.push(e))
+  engine.on('metrics', m => snapshots.push(m))
+  await settle()
+  world.advance(1000)
+  await settle()
+  t.equal(probes.length, 0, 'no probe events cross')
+  t.ok(snapshots.length >= 9, `periodic snapshots (${snapshots.length})`)
+  t.equal(engine.latest('a')?.received, 50, 'the window is full of replies all the same')
+  await engine.stop()
 })
 
 t.test('ProbeEngine handle over the inline transport: events, snapshots, latest, stop', async t => {
