@@ -38,6 +38,11 @@ export interface BranchOptions {
   hubLogLevel?: number
   /** Run the orchestrator's MQTT broker in the data centre and have the edge report to it. */
   broker?: boolean
+  /**
+   * Node's arguments before the daemon's own (`run --policy …`): default the CLI's source under tsx; the
+   * failover bench passes the compiled CLI (dist/edge/cli/bin.js), as the firmware runs it.
+   */
+  daemonNodeArgs?: readonly string[]
 }
 
 /** Where the lab's orchestrator broker listens: the hub's data-centre service address. */
@@ -166,7 +171,7 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
       inNode(node, [process.execPath, '--import', TSX, CLI, 'reflect', '--address', address, '--port', '862', '--rate', '1000'])
     }
     const daemon = inNode('edge', [
-      process.execPath, '--import', TSX, CLI, 'run', '--policy', policyFile, '--socket', socket,
+      process.execPath, ...(options.daemonNodeArgs ?? ['--import', TSX, CLI]), 'run', '--policy', policyFile, '--socket', socket,
       '--state-dir', join(options.workDir, 'state'), '--flush-on-exit', '--log-level', options.logLevel ?? 'info',
     ])
     let partial = ''
