@@ -98,6 +98,11 @@ export interface RunInVmDeps {
   /** A fresh host directory holding `scenario.sh`, shared read-write to the guest's /lab. */
   readonly makeRunDir: (script: string) => Promise<RunDir>
   readonly repoPath: string
+  /**
+   * Set when spawnQemu first waits for a lock (oneVmAtATime) and writes this line to stderr once it holds
+   * it: the timeout and the wall time run from then, so waiting for another VM never counts against a run.
+   */
+  readonly lockHeldLine?: string
   readonly now: () => number
   readonly setTimer: (callback: () => void, ms: number) => () => void
 }
@@ -123,7 +128,7 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
       cpus: options.cpus ?? 2,
       guestTimeoutS: guestTimeoutS(timeoutMs),
     })
-    const started = deps.now()
+    let started = deps.now()
     const qemu = deps.spawnQemu(argv)
     let console = ''
     let stderr = ''
@@ -133,17 +138,29 @@ export async function runInVm(options: RunInVmOptions, deps: RunInVmDeps = defau
       console += clean
       options.onConsole?.(clean)
     })
-    qemu.onStderr(text => (stderr += text))
     let timedOut = false
-    const cancelTimer = deps.setTimer(() => {
-      timedOut = true
-      qemu.kill('SIGKILL')
-    }, timeoutMs)
+    let cancelTimer: (() => void) | undefined
+    const startTimer = () => {
+      started = deps.now()
+      cancelTimer = deps.setTimer(() => {
+        timedOut = true
+        qemu.kill('SIGKILL')
+      }, timeoutMs)
+    }
+    const lockLine = deps.lockHeldLine === undefined ? undefined : `${deps.lockHeldLine}\n`
+    qemu.onStderr(text => {
+      stderr += text
+      if (lockLine !== undefined && cancelTimer === undefined && stderr.includes(lockLine)) {
+        stderr = stderr.replace(lockLine, '')
+        startTimer()
+      }
+    })
+    if (lockLine === undefined) startTimer()
     const qemuExit = await qemu.exited
       .catch((error: Error) => {
         throw new Error(`${error.message} (install qemu-system-x86: images/setup-host.sh)`)
       })
-      .finally(cancelTimer)
+      .finally(() => cancelTimer?.())
     const wallMs = deps.now() - started
     if (timedOut) throw new VmTimeoutError(timeoutMs, console)
     const verdict = readConsoleVerdict(console)

@@ -35,10 +35,18 @@ export const VM_SUITE_CHECKS: readonly string[] = [
  * which the daemon's probes rightly read as blackouts and jitter. QEMU is started through a shell that
  * opens the lock file, waits for flock(1) on it, then execs QEMU holding the locked descriptor: the lock
  * lives exactly as long as QEMU (the kernel drops it however QEMU ends, so nothing stale is left), and
- * QEMU keeps the pid runInVm kills on timeout. A run's time limit includes its wait for the slot.
+ * QEMU keeps the pid runInVm kills on timeout. The shell writes VM_LOCK_HELD_LINE to stderr once it holds
+ * the lock, and a run's time limit starts there: with several VM test files, waiting for the slot is not
+ * the run being slow.
  */
+export const VM_LOCK_HELD_LINE = 'sdwan-lab: holding the lab VM lock'
+
 export function oneVmAtATime(deps: RunInVmDeps, lockFile = join(process.env.SDWAN_LAB_CACHE ?? DEFAULT_CACHE_DIR, 'vm.lock')): RunInVmDeps {
-  return { ...deps, spawnQemu: argv => deps.spawnQemu(['sh', '-c', 'exec 9>"$0" && flock 9 && exec "$@"', lockFile, ...argv]) }
+  return {
+    ...deps,
+    lockHeldLine: VM_LOCK_HELD_LINE,
+    spawnQemu: argv => deps.spawnQemu(['sh', '-c', `exec 9>"$0" && flock 9 && echo '${VM_LOCK_HELD_LINE}' >&2 && exec "$@"`, lockFile, ...argv]),
+  }
 }
 
 export interface VmSuiteReport {

@@ -244,3 +244,39 @@ t.test('runInVm: the hard timeout kills QEMU', async t => {
   t.same(calls.killed, ['SIGKILL'])
   t.equal(calls.disposed, 1)
 })
+
+t.test('runInVm: behind the VM lock, the time limit starts once the lock is held', async t => {
+  const lockHeldLine = 'holding the lock'
+  let timerSetAt: string | undefined
+  let stderrListener: (text: string) => void = () => {}
+  let exit: (code: number | null) => void = () => {}
+  const { deps } = fakeDeps(`${MARKER_RESULT}0 uptime=4.5@@\n`)
+  const waiting: RunInVmDeps = {
+    ...deps,
+    lockHeldLine,
+    setTimer: () => {
+      timerSetAt = stderrSoFar
+      return () => undefined
+    },
+    spawnQemu: () => ({
+      onStdout: listener => queueMicrotask(() => listener(`${MARKER_RESULT}0 uptime=4.5@@\n`)),
+      onStderr: listener => (stderrListener = listener),
+      exited: new Promise(resolve => (exit = resolve)),
+      kill: () => exit(null),
+    }),
+  }
+  let stderrSoFar = ''
+  const say = (text: string) => {
+    stderrSoFar += text
+    stderrListener(text)
+  }
+  const running = runInVm({ script: 'true' }, waiting)
+  await new Promise(resolve => setTimeout(resolve, 5))
+  t.equal(timerSetAt, undefined, 'no limit runs while another VM holds the lock')
+  say('qemu: early warning\n')
+  t.equal(timerSetAt, undefined, 'other stderr does not start it')
+  say(`${lockHeldLine}\n`)
+  t.equal(timerSetAt, `qemu: early warning\n${lockHeldLine}\n`, 'the limit starts with the lock line')
+  exit(0)
+  t.match(await running, { ok: true })
+})
