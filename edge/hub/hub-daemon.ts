@@ -41,11 +41,6 @@ export interface HubDeps {
   readonly wallNow: () => number
 }
 
-/** The hub cannot run on this kernel. */
-export class HubKernelError extends Error {
-  override readonly name = 'HubKernelError'
-}
-
 const isUp = (sas: readonly IkeSaState[], key: string): boolean =>
   sas.some(sa => sa.name === key && sa.state === 'ESTABLISHED' && sa.children.some(c => c.name === key && c.state === 'INSTALLED'))
 
