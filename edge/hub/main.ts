@@ -24,17 +24,18 @@ import { ViciEventSubscriber } from '../dataplane/vici/event-subscriber.js'
 import { realTimers } from '../dataplane/vici/retry.js'
 import { unixSocketConnect } from '../dataplane/vici/unix-socket.js'
 import type { RunIo, RunOptions } from '../main.js'
+import { espMissing } from './esp-probe.js'
 import { HubDaemon } from './hub-daemon.js'
 import { readHubPolicy } from './load.js'
 import { CHARON_TABLE, HUB_OWNERSHIP } from './ownership.js'
 
-/** Why the hub cannot run here, naming the kernel features it lacks; undefined when it can. */
-export async function hubKernelProblem(xfrm: XfrmInterfaces): Promise<string | undefined> {
-  const missing = await xfrmInterfaceMissing(xfrm)
-  if (missing === undefined) return undefined
+/** Why the hub cannot run here, naming every kernel feature it lacks; undefined when it can. */
+export async function hubKernelProblem(xfrm: XfrmInterfaces, esp: () => Promise<string | undefined> = espMissing): Promise<string | undefined> {
+  const missing = [await xfrmInterfaceMissing(xfrm), await esp()].filter((m): m is string => m !== undefined)
+  if (missing.length === 0) return undefined
   return (
     `the hub mode needs kernel ESP with xfrm interfaces (CONFIG_XFRM_INTERFACE and CONFIG_INET_ESP; ` +
-    `modules xfrm_interface and esp4): ${missing}. This kernel can run the edge role only (kernel-libipsec); ` +
+    `modules xfrm_interface and esp4): ${missing.join('; ')}. This kernel can run the edge role only (kernel-libipsec); ` +
     `run the hub on a kernel that has them (a Debian kernel does).`
   )
 }

@@ -60,7 +60,7 @@ spokes:
     return
   }
   t.equal(r.code, 1, 'exit status 1: could not start')
-  t.match(r.stderr, /^sdwan-edge run: cannot start the hub: the hub mode needs kernel ESP with xfrm interfaces \(CONFIG_XFRM_INTERFACE and CONFIG_INET_ESP; modules xfrm_interface and esp4\): the kernel cannot create an xfrm interface \((EOPNOTSUPP|ENOTSUP)\)\./m, `kernel ${release}: the missing features, named`)
+  t.match(r.stderr, /^sdwan-edge run: cannot start the hub: the hub mode needs kernel ESP with xfrm interfaces \(CONFIG_XFRM_INTERFACE and CONFIG_INET_ESP; modules xfrm_interface and esp4\): the kernel cannot create an xfrm interface \((EOPNOTSUPP|ENOTSUP)\); the kernel has no ESP transform \(adding an ESP SA: EPROTONOSUPPORT\)\./m, `kernel ${release}: the missing features, named`)
   t.equal(r.stderr.trim().split('\n').length, 1, 'one line')
   const { stdout: links } = await run('ip', ['-n', ns, '-o', 'link'])
   t.same(links.trim().split('\n').map(l => l.split(': ')[1]), ['lo'], 'no interface left behind')
@@ -68,5 +68,7 @@ spokes:
   t.notMatch(rules, /^1100[01]:/m, 'no hub rule')
   const { stdout: nft } = await run('ip', ['netns', 'exec', ns, 'nft', 'list', 'tables'])
   t.notMatch(nft, /sdwan_hub/, 'no nft table')
+  const { stdout: sas } = await run('ip', ['-n', ns, 'xfrm', 'state'])
+  t.equal(sas.trim(), '', 'no SA left by the ESP probe')
   t.same(await readdir(dir).then(f => f.sort()), ['hub.yaml', 'psk'], 'no charon config, VICI socket or control socket')
 })
