@@ -112,7 +112,9 @@ export class HubDaemon {
     return this.serial(async () => {
       const client = await this.deps.vici()
       try {
-        this.sas = await client.listSas({ noblock: true })
+        // Blocking: the updown event that brought us here is sent while charon still holds the SA, and a
+        // noblock listing would skip it (vici/client.ts listSas), leaving the tunnel reported down.
+        this.sas = await client.listSas()
       } finally {
         client.close()
       }
