@@ -62,8 +62,7 @@ export interface HubSuiteReport {
   readonly missing: readonly string[]
 }
 
-/** A few minutes on a loaded 2-core host; the limit includes the wait for other lab VMs (oneVmAtATime), which can
- *  take as long again when other suites queue. */
+/** ~1.5 minutes in the guest on a loaded 2-core host; the limit starts once this run holds the VM lock. */
 export async function runHubSuite(options: { onConsole?: (text: string) => void; timeoutMs?: number } = {}, deps?: RunInVmDeps): Promise<HubSuiteReport> {
   const run = await runInVm(
     {
@@ -71,7 +70,7 @@ export async function runHubSuite(options: { onConsole?: (text: string) => void;
       modules: HUB_MODULES,
       // The hub, its charon, the edge's charon and the probe/status CLIs are node and charon processes.
       memoryMb: 2048,
-      timeoutMs: options.timeoutMs ?? 900_000,
+      timeoutMs: options.timeoutMs ?? 480_000,
       ...(options.onConsole === undefined ? {} : { onConsole: options.onConsole }),
     },
     oneVmAtATime(deps ?? defaultRunInVmDeps()),
