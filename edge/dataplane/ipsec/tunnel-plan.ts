@@ -129,7 +129,10 @@ export function planTunnel(policy: SitePolicy, conn: IpsecConn, slot: number, au
     },
     tunnel: {
       name: conn.name,
-      local: { address: conn.local, ikePort, id: t.ipsec.localId ?? policy.device.id },
+      // Kernel ESP in UDP is decapsulated only on a socket with UDP_ENCAP_ESPINUDP, which socket-default sets on
+      // its NAT-T socket alone (socket_default_socket.c open_socket): the conn lives there, so the SA's ESP
+      // arrives where the kernel takes it. libipsec reads ESP from charon's own sockets, either one.
+      local: { address: conn.local, ikePort: kernel ? ikePort + 1 : ikePort, id: t.ipsec.localId ?? policy.device.id },
       remote: { address: conn.remote, ikePort: options.hubIkePort(conn.name), id: hub.ikeId ?? conn.remote },
       auth,
       ...(gre

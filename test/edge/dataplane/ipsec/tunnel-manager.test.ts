@@ -172,9 +172,10 @@ t.test('kernel backend: an xfrm interface per tunnel before its charon, if_id on
   await h.settle()
   t.equal(h.manager.backend, 'kernel')
   t.same(h.events, ['remove sw-old', `ensure sw-dc1-bb if_id ${0x5d000001} mtu 1435`, 'charon dc1-bb'], "a crashed run's stray xfrm interface is swept (a wanted one is taken over, others' names are not ours); the interface exists before charon, at the uncapped MTU")
-  t.match(h.charons[0]!.instance, { name: 'dc1-bb', ipsec: 'kernel', ikePort: 14500 })
+  t.match(h.charons[0]!.instance, { name: 'dc1-bb', ipsec: 'kernel', ikePort: 14500, natTPort: 14501 })
   t.same(h.adopted, [], 'no TUN to adopt')
   const conn = h.commands.find(c => c.command === 'load-conn')!.message['dc1-bb'] as ViciMessage
+  t.match(conn, { local_port: '14501', remote_port: '4500' }, 'the conn on the NAT-T socket, where the kernel decapsulates ESP')
   t.match((conn['children'] as ViciMessage)['dc1-bb'], { mode: 'tunnel', if_id_in: String(0x5d000001), if_id_out: String(0x5d000001), local_ts: ['10.1.0.0/24', '10.255.0.2/32'] })
   t.same(h.manager.state('dc1-bb'), { up: true, reason: 'CHILD_SA installed' })
 

@@ -88,7 +88,8 @@ t.test('kernel ESP: the same tunnel on an xfrm interface with its if_id, at the 
   const libipsec = planTunnel(policy, conn, 2, { kind: 'psk', secret: 's' }, options)
   const plan = planTunnel(policy, conn, 2, { kind: 'psk', secret: 's' }, kernel)
   t.same(plan.instance, { ...libipsec.instance, ipsec: 'kernel' }, 'same ports, socket and inert anchor rule; kernel-netlink does ESP')
-  t.same(plan.tunnel, { ...libipsec.tunnel, ifId: 0x102 }, 'the same selectors and proposals: the policy does not change with the backend')
+  t.same(plan.tunnel, { ...libipsec.tunnel, local: { ...libipsec.tunnel.local, ikePort: 20_005 }, ifId: 0x102 }, 'the same selectors and proposals: the policy does not change with the backend')
+  t.equal(plan.tunnel.local.ikePort, plan.instance.natTPort, "IKE and ESP on charon's NAT-T socket, the one socket-default lets the kernel decapsulate on")
   t.same(plan.device, { kind: 'xfrm', name: 'sw-dc1-bb', ifId: 0x102, mtu: 1435, addresses: ['10.255.0.2/30'] }, "no libipsec cap: the MTU the ESP-in-UDP stack leaves")
   const child = (renderTunnel(plan.tunnel).loadConn.children as Record<string, Record<string, unknown>>)['dc1-bb']!
   t.match(child, { mode: 'tunnel', if_id_in: '258', if_id_out: '258', start_action: 'none' })

@@ -35,6 +35,8 @@ t.test('the lifecycle judge finds a step that went wrong', async t => {
     clash: 'xfrm interface lo: create failed (EEXIST: a link of another kind has the name)',
   }
   t.same(checkXfrmLifecycle(good), [])
+  const linkLocal = { ...sw, addresses: ['10.77.0.1/30', 'fe80::7d93:7046:6e0:ef45/64'] }
+  t.same(checkXfrmLifecycle({ ...good, steps: { ...good.steps, created: [linkLocal], again: [linkLocal] } }), [], "the kernel's own IPv6 link-local address is not ours to judge")
   t.same(checkXfrmLifecycle({ ...good, steps: { ...good.steps, replaced: [{ ...sw, ifId: 8, link: 1 }] } }), ['replaced: the interface kept its index, so it was not recreated'])
   t.same(checkXfrmLifecycle({ ...good, steps: { ...good.steps, again: [sw, { ...sw, name: 'sw-xt2' }] } }), [`again: expected just sw-xt, got ${JSON.stringify([sw, { ...sw, name: 'sw-xt2' }])}`])
   t.same(checkXfrmLifecycle({ ...good, steps: { ...good.steps, changed: [sw] } }), ['changed: mtu is 1438, expected 1400', 'changed: addresses is ["10.77.0.1/30"], expected ["10.77.0.1/30","10.77.1.1/32"]'])
