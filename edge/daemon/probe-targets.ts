@@ -22,7 +22,13 @@ const hostOf = (interfaceAddress: string): string => interfaceAddress.split('/')
 
 export function probeTargets(policy: SitePolicy, facts: Facts, authKey?: Buffer): ProbeTarget[] {
   const targets: ProbeTarget[] = []
-  const common = (u: Uplink) => ({ intervalMs: probeInterval(policy, u), timeoutMs: policy.probes.timeoutMs, ...(authKey ? { authKey } : {}) })
+  const common = (u: Uplink) => ({
+    intervalMs: probeInterval(policy, u),
+    timeoutMs: policy.probes.timeoutMs,
+    // A blackout long enough for path health to call the path down is not loss once it answers again.
+    outageMisses: policy.probes.downAfterMisses,
+    ...(authKey ? { authKey } : {}),
+  })
   for (const u of policy.uplinks) {
     if (!probingEnabled(policy, u)) continue
     const addresses = uplinkAddressing(u, facts).addresses

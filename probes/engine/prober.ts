@@ -79,7 +79,7 @@ class PathProber {
   /** Settles timed-out probes (emitting 'lost') and returns the snapshot at `now`. */
   metrics(now: number): PathMetrics {
     this.#expire(now)
-    return computePathMetrics(this.target.pathId, this.window, now)
+    return computePathMetrics(this.target.pathId, this.window, now, this.target.outageMisses)
   }
 
   #expire(now: number): void {

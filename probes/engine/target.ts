@@ -15,6 +15,8 @@ export interface ProbeTarget {
   readonly authKey?: Buffer | undefined
   /** Stop sending after this many probes (one-shot measurements); absent = probe until stopped. */
   readonly count?: number | undefined
+  /** Runs of this many probes lost in a row are an outage, not loss (path-metrics.ts); absent = all count. */
+  readonly outageMisses?: number | undefined
 }
 
 /** Throws a RangeError naming the target and field for the first thing wrong. */
@@ -34,6 +36,9 @@ export function validateTargets(targets: readonly ProbeTarget[]): void {
     if (!Number.isFinite(t.intervalMs) || t.intervalMs < 1) throw new RangeError(`${where}: intervalMs ${t.intervalMs} must be ≥ 1`)
     if (!Number.isFinite(t.timeoutMs) || t.timeoutMs <= 0) throw new RangeError(`${where}: timeoutMs ${t.timeoutMs} must be > 0`)
     if (t.count !== undefined && (!Number.isInteger(t.count) || t.count < 1)) throw new RangeError(`${where}: count ${t.count} must be a positive integer`)
+    if (t.outageMisses !== undefined && (!Number.isInteger(t.outageMisses) || t.outageMisses < 1)) {
+      throw new RangeError(`${where}: outageMisses ${t.outageMisses} must be a positive integer`)
+    }
     if (t.authKey !== undefined && t.authKey.length === 0) throw new RangeError(`${where}: authKey is empty`)
   })
 }
@@ -47,6 +52,7 @@ export function sameSession(a: ProbeTarget, b: ProbeTarget): boolean {
     a.intervalMs === b.intervalMs &&
     a.timeoutMs === b.timeoutMs &&
     a.count === b.count &&
+    a.outageMisses === b.outageMisses &&
     Buffer.compare(a.authKey ?? Buffer.alloc(0), b.authKey ?? Buffer.alloc(0)) === 0 &&
     (a.authKey === undefined) === (b.authKey === undefined)
   )

@@ -16,8 +16,14 @@ export interface PathMetrics {
   readonly late: number
   readonly duplicates: number
   readonly reordered: number
-  /** lost / settled × 100; 0 with nothing settled. */
+  /**
+   * lost / settled × 100 over the probes outside outages; 0 with nothing settled. An outage is a run of at
+   * least `outageMisses` probes lost in a row (computePathMetrics): path health judges it as a blackout,
+   * so once the path answers again its loss figure says how lossy it is, not how long it was dead.
+   */
   readonly lossPct: number
+  /** Of `lost`, the probes lost in outage runs, left out of lossPct. */
+  readonly outageLost: number
   /** RTT over the window's on-time replies; null when there are none. */
   readonly rtt: RttSummary | null
   /** RFC 3550 §6.4.1 interarrival jitter of RTT (running estimator, gain 1/16). */
@@ -57,25 +63,40 @@ export function judgedJitterMs(m: Pick<PathMetrics, 'jitterMs' | 'recentJitterMs
   return clearing ? Math.max(m.recentJitterMs, m.jitterMs) : m.recentJitterMs
 }
 
-export function computePathMetrics(pathId: string, window: ProbeWindow, now: number): PathMetrics {
+/**
+ * `outageMisses`: runs of at least this many probes lost in a row are an outage, left out of lossPct (the
+ * daemon passes its downAfterMisses); absent, every loss counts (one-shot measurements).
+ */
+export function computePathMetrics(pathId: string, window: ProbeWindow, now: number, outageMisses?: number): PathMetrics {
   const records = window.records()
   let received = 0
   let lost = 0
   let late = 0
   let duplicates = 0
   let reordered = 0
+  let outageLost = 0
+  let run = 0
+  const endRun = (): void => {
+    if (outageMisses !== undefined && run >= outageMisses) outageLost += run
+    run = 0
+  }
   const rtts: number[] = []
   for (const r of records) {
     duplicates += r.duplicates
     if (r.state === 'received') {
+      endRun()
       received++
       rtts.push(r.rttMs!)
       if (r.reordered) reordered++
     } else if (r.state === 'lost' || r.state === 'late') {
+      run++
       lost++
       if (r.state === 'late') late++
+    } else {
+      endRun()
     }
   }
+  endRun()
   let ipdvSum = 0
   let ipdvMax = 0
   let ipdvPairs = 0
@@ -108,7 +129,8 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     }
   }
   const settled = received + lost
-  const lossPct = settled === 0 ? 0 : (lost / settled) * 100
+  const judged = settled - outageLost
+  const lossPct = judged === 0 ? 0 : ((lost - outageLost) / judged) * 100
   const rtt = summarizeRtt(rtts)
   return {
     pathId,
@@ -120,6 +142,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     duplicates,
     reordered,
     lossPct,
+    outageLost,
     rtt,
     jitterMs: window.jitterMs,
     recentJitterMs: window.recentJitterMs,

@@ -48,6 +48,7 @@ export function metrics(f: Figures, at = 0): PathMetrics {
     duplicates: 0,
     reordered: 0,
     lossPct: f.loss ?? 0,
+    outageLost: 0,
     rtt: { minMs: rtt, avgMs: rtt, maxMs: rtt, p50Ms: rtt, p95Ms: rtt, p99Ms: rtt },
     jitterMs: f.jitter ?? 1,
     recentJitterMs: f.recentJitter ?? f.jitter ?? 1,

@@ -10,7 +10,7 @@ const UP = { up: true }
 
 function metrics(over: Partial<PathMetrics> = {}): PathMetrics {
   return {
-    pathId: 'wan1', at: 1000, settled: 100, received: 100, lost: 0, late: 0, duplicates: 0, reordered: 0, lossPct: 0,
+    pathId: 'wan1', at: 1000, settled: 100, received: 100, lost: 0, late: 0, duplicates: 0, reordered: 0, lossPct: 0, outageLost: 0,
     rtt: { minMs: 10, avgMs: 12, maxMs: 20, p50Ms: 12, p95Ms: 18, p99Ms: 20 }, jitterMs: 1, recentJitterMs: 1, ipdv: null, mos: 4.4,
     lastReplyAt: 1000, firstSentAt: 0, consecutiveReplies: 100, consecutiveMisses: 0, totalSent: 100, totalReceived: 100,
     ...over,

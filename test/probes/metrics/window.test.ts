@@ -184,3 +184,22 @@ t.test('an unanswered probe between replies breaks the run of replies, even befo
   w.sent(5, 500)
   t.equal(computePathMetrics('p', w, 505).consecutiveReplies, 1, 'an in-flight probe at the newest end is skipped')
 })
+
+t.test('an outage (outageMisses lost in a row) is left out of the loss figure; shorter runs count', async t => {
+  // 20 answered, 10 lost in a row (a blackout), 20 answered, then 2 lost in a row, 8 answered.
+  const pattern = [...Array(20).fill(true), ...Array(10).fill(false), ...Array(20).fill(true), false, false, ...Array(8).fill(true)]
+  const w = new ProbeWindow(100)
+  pattern.forEach((answered, seq) => {
+    w.sent(seq, seq * 100)
+    if (answered) w.reply(seq, seq * 100 + 5, 5, TIMEOUT)
+  })
+  w.expire(pattern.length * 100 + TIMEOUT, TIMEOUT)
+  const now = pattern.length * 100 + TIMEOUT
+  const every = computePathMetrics('p', w, now)
+  t.match(every, { settled: 60, lost: 12, outageLost: 0, lossPct: 20 }, 'without outageMisses every loss counts')
+  const judged = computePathMetrics('p', w, now, 4)
+  t.match(judged, { settled: 60, lost: 12, outageLost: 10 }, 'the 10-probe run is an outage')
+  t.equal(judged.lossPct, (2 / 50) * 100, 'the 2-probe run is loss: 2 of the 50 probes outside the outage')
+  t.equal(computePathMetrics('p', w, now, 11).lossPct, 20, 'a run shorter than outageMisses is loss')
+  t.equal(computePathMetrics('p', w, now, 2).lossPct, 0, 'both runs are outages at outageMisses 2')
+})
