@@ -3,7 +3,7 @@
 import { AttrStream, rt } from 'netlink'
 import type { FibRule, Family, GreLink, Route, VxlanLink } from '../model.js'
 import type { Ownership } from '../ports.js'
-import { BodyWriter, nlattr } from './wire.js'
+import { BodyWriter } from './wire.js'
 import { formatAddress, parseAddress } from '../../net/prefix.js'
 
 export interface Request {
@@ -181,21 +181,11 @@ export function greCreateRequest(l: GreLink): Request {
     o.push(IFLA_INFO_KIND, cstr(l.kind))
     o.push(IFLA_INFO_DATA, info)
   })
-  return newLinkRequest(l.name, l.mtu, linkinfo, NO_IPV6_ADDR_GEN)
+  return newLinkRequest(l.name, l.mtu, linkinfo)
 }
 
-/**
- * IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE: IN6_ADDR_GEN_MODE_NONE } } (linux/if_link.h) for GRE
- * links: no IPv6 link-local address, hence no router solicitation the moment the link comes up. A
- * gre-over-ipsec link is created before its charon installs the policy that protects it, and that
- * solicitation crossed the uplink as cleartext GRE (the VM lab's gre-ipsec-esp-only counted it). Inner
- * addresses come from the policy.
- */
-const IFLA_AF_SPEC = 26
-const NO_IPV6_ADDR_GEN = nlattr(10, nlattr(8, u8(1)))
-
-/** RTM_NEWLINK for a new device of ours, created up; `afSpec` is its IFLA_AF_SPEC nest, if any. */
-function newLinkRequest(name: string, mtu: number, linkinfo: Buffer, afSpec?: Buffer): Request {
+/** RTM_NEWLINK for a new device of ours, created up. */
+function newLinkRequest(name: string, mtu: number, linkinfo: Buffer): Request {
   return {
     type: rt.MessageType.NEWLINK,
     flags: NLM_F_CREATE | NLM_F_EXCL,
@@ -204,7 +194,6 @@ function newLinkRequest(name: string, mtu: number, linkinfo: Buffer, afSpec?: Bu
       o.push(IFLA_IFNAME, cstr(name))
       o.push(IFLA_MTU, u32(mtu))
       o.push(IFLA_LINKINFO, linkinfo)
-      if (afSpec) o.push(IFLA_AF_SPEC, afSpec)
     }),
   }
 }
