@@ -5,7 +5,10 @@ import { hex32 } from './marks.js'
 
 /** `ip -4 rule add` arguments (without the verb): a network engineer can paste it. */
 export function ruleArgs(rule: FibRule): string {
-  const selector = rule.src ? `from ${rule.src}` : `fwmark ${hex32(rule.fwmark ?? 0)}/${hex32(rule.fwmask ?? 0xffffffff)}`
+  const selector =
+    rule.src ? `from ${rule.src}`
+    : rule.fwmark !== undefined ? `fwmark ${hex32(rule.fwmark)}/${hex32(rule.fwmask ?? 0xffffffff)}`
+    : 'from all'
   return `priority ${rule.priority} ${selector} lookup ${rule.table}`
 }
 

@@ -73,6 +73,20 @@ t.test('plan prints the retail store as a network engineer reads it', async t =>
   t.match(r.stdout, /^  table inet sdwan \{$/m)
 })
 
+t.test('plan of a hub policy shows its spoke tunnels, the sticky rules and the connmark table', async t => {
+  const r = await runCli(['plan', 'policies/examples/hub-dc1.yaml'], root)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^Plan for hub hub-dc1-a \(IKE id hub\.dc1\.example\.net\), policy serial 2026112301$/m)
+  t.match(r.stdout, /^  edge-0042-a\.dc1-lte +edge-0042-a\.lte +psk +swh2 +0x5e000002 +1400 /m)
+  t.match(r.stdout, /-4 +priority 11000 fwmark 0x00000002\/0x00000fff lookup 2002 +# replies of connections that came in on edge-0042-a\.dc1-lte/)
+  t.match(r.stdout, /-4 +priority 11001 from all lookup 2000 +# new connections from the data centre/, 'a rule without selector is from all')
+  t.match(r.stdout, /-4 +10\.42\.0\.0\/24 dev swh1 table 2000 metric 0/)
+  t.match(r.stdout, /^STAMP reflector on UDP 862 at 10\.255\.42\.1, 10\.255\.42\.5, 203\.0\.113\.10$/m)
+  t.match(r.stdout, /^  table inet sdwan_hub \{$/m)
+  const json = JSON.parse((await runCli(['plan', '--json', 'policies/examples/hub-dc1.yaml'], root)).stdout) as { interfaces: Array<{ name: string }> }
+  t.same(json.interfaces.map(i => i.name), ['swh1', 'swh2'])
+})
+
 t.test('plan --json gives the reconciler input; plan of a bad policy exits 2', async t => {
   const r = await runCli(['plan', '--json', 'policies/examples/small-office-dual-broadband.yaml'], root)
   t.equal(r.code, 0, r.stderr)
