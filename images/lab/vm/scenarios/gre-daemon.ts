@@ -38,6 +38,8 @@ const within = (guestMs: number) => guestMs / TCG_SLOWDOWN
 
 const run = spawnCommandRunner()
 const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
+/** How long ERP must stay on the GRE tunnel once back: past the brownout confirmation and a hold-down. */
+const STAYS_MS = 5000
 let failed = false
 function report(name: string, ok: boolean, detail: string): void {
   failed ||= !ok
@@ -160,11 +162,16 @@ async function story(branch: Branch, hub: HubGre, flows: LongRunningProcess[]): 
   const back = await waitForErp(to => to[0] === LAB_GRE_TUNNEL.name, restoredAt, 60_000)
   const markBack = sink.arrivals.length
   const again = back === null ? null : await sink.waitFor(a => a.payload.startsWith('ERPB '), within(15_000), 'ERP at the DC again', markBack).catch(() => null)
+  // Back means back: the blackout's lost probes must not make the returned path look lossy and take ERP
+  // off it again (outages are left out of the loss figure).
+  await sleep(STAYS_MS)
+  const leftAgain = back === null ? [] : classMoves((await readDecisions()).filter(r => Date.parse(r.time) > Date.parse(back.time)), 'erp')
   report(
     'gre-daemon-recovers',
-    back !== null && again !== null,
+    back !== null && again !== null && leftAgain.length === 0,
     `MPLS restored → ERP ${back === null ? 'never back' : `back on ${LAB_GRE_TUNNEL.name} ${Date.parse(back.time) - restoredAt} ms later (${back.reason})`}; ` +
-      `${again === null ? 'no ERP datagram' : 'ERP datagrams'} at the DC since`,
+      `${again === null ? 'no ERP datagram' : 'ERP datagrams'} at the DC since; ` +
+      `re-steers in the ${STAYS_MS / 1000} s after: ${leftAgain.join(', ') || 'none'}`,
   )
 
   const total = await watch.read()
