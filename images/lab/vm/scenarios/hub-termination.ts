@@ -233,10 +233,11 @@ const hubCounters = async (): Promise<Record<string, { rx: number; tx: number }>
 }
 const delta = (a: Record<string, { rx: number; tx: number }>, b: Record<string, { rx: number; tx: number }>, d: string) => ({ rx: b[d]!.rx - a[d]!.rx, tx: b[d]!.tx - a[d]!.tx })
 
-async function probe(target: string): Promise<{ received: number; sent: number }> {
+async function probe(target: string): Promise<{ received: number; sent: number; failure: string }> {
   const result = await run({ argv: ns(NS.edge, process.execPath, '--import', 'tsx', BIN, 'probe', target, '--port', String(HUB_LAB.reflectorPort), '--count', '5', '--interval', '200', '--timeout', '2000', '--json') })
   const parsed = JSON.parse(result.stdout || '{}') as { sent?: number; received?: number }
-  return { sent: parsed.sent ?? 0, received: parsed.received ?? 0 }
+  const failure = result.code === 0 ? '' : ` [probe exit ${result.code}: ${result.stderr.trim().split('\n').slice(-3).join(' / ')}]`
+  return { sent: parsed.sent ?? 0, received: parsed.received ?? 0, failure }
 }
 
 const workDir = await mkdtemp(join(tmpdir(), 'sdwan-vm-hub-'))
@@ -292,7 +293,8 @@ try {
   report(
     'hub-reflector',
     stampBb.received >= 4 && stampLte.received >= 4 && delta(r0, r1, 'swh1').tx >= stampBb.received && delta(r1, r2, 'swh2').tx >= stampLte.received && delta(r1, r2, 'swh1').tx === 0,
-    `STAMP to ${HUB_LAB.tunnels[0].hubInner}: ${stampBb.received}/${stampBb.sent} (swh1 tx ${delta(r0, r1, 'swh1').tx}); to ${HUB_LAB.tunnels[1].hubInner}: ${stampLte.received}/${stampLte.sent} (swh2 tx ${delta(r1, r2, 'swh2').tx}, swh1 tx ${delta(r1, r2, 'swh1').tx})`,
+    `STAMP to ${HUB_LAB.tunnels[0].hubInner}: ${stampBb.received}/${stampBb.sent}${stampBb.failure} (swh1 tx ${delta(r0, r1, 'swh1').tx}); ` +
+      `to ${HUB_LAB.tunnels[1].hubInner}: ${stampLte.received}/${stampLte.sent}${stampLte.failure} (swh2 tx ${delta(r1, r2, 'swh2').tx}, swh1 tx ${delta(r1, r2, 'swh1').tx})`,
   )
 
   const wire = await readWire()
