@@ -2,10 +2,8 @@
 // neither) runs scenarios/hub-termination.ts — the real `sdwan-edge run` on a hub policy terminating two
 // tunnels of one edge, sticky replies per tunnel, the reflector through each, failover and fail-closed
 // for the data centre's own traffic, SIGHUP reload, SIGTERM. Used by test/images/lab/vm-hub.test.ts.
-import { defaultRunInVmDeps, runInVm, type RunInVmDeps, type VmRunResult } from './run-in-vm.js'
-import { parseChecks, type ScenarioCheck } from './scenario-checks.js'
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../lab-policy.js'
-import { BRANCH_MODULES, oneVmAtATime, TUNNEL_MODULES } from './vm-suite.js'
+import { BRANCH_MODULES, TUNNEL_MODULES, type ScenarioSuite } from './vm-suite.js'
 
 export const HUB_MODULES: readonly string[] = [...BRANCH_MODULES, ...TUNNEL_MODULES]
 
@@ -54,38 +52,6 @@ export function hubLabPolicy(pskFile: string, serial: 1 | 2): string {
   ].join('\n')
 }
 
-export interface HubSuiteReport {
-  readonly ok: boolean
-  readonly run: VmRunResult
-  readonly checks: readonly ScenarioCheck[]
-  /** Expected checks the guest never reported (it crashed or stopped early). */
-  readonly missing: readonly string[]
-}
-
-/** ~1.5 minutes in the guest on a loaded 2-core host; the limit starts once this run holds the VM lock. */
-export async function runHubSuite(options: { onConsole?: (text: string) => void; timeoutMs?: number } = {}, deps?: RunInVmDeps): Promise<HubSuiteReport> {
-  const run = await runInVm(
-    {
-      script: HUB_SCRIPT,
-      modules: HUB_MODULES,
-      // The hub, its charon, the edge's charon and the probe/status CLIs are node and charon processes.
-      memoryMb: 2048,
-      timeoutMs: options.timeoutMs ?? 480_000,
-      ...(options.onConsole === undefined ? {} : { onConsole: options.onConsole }),
-    },
-    oneVmAtATime(deps ?? defaultRunInVmDeps()),
-  )
-  const checks = parseChecks(run.console)
-  const missing = HUB_CHECKS.filter(name => !checks.some(check => check.name === name))
-  return { ok: run.ok && missing.length === 0 && checks.every(c => c.ok), run, checks, missing }
-}
-
-/** One line: `lab:vm hub PASS 9/9 checks (kernel …; boot 1.8 s, setup 0.8 s, scenario 95.0 s, wall 110.2 s)`. */
-export function hubVerdictLine(report: HubSuiteReport): string {
-  const { run } = report
-  const passed = report.checks.filter(c => c.ok).length
-  const seconds = (label: string, value: number | undefined) => (value === undefined ? [] : [`${label} ${value.toFixed(1)} s`])
-  const timings = [...seconds('boot', run.bootS), ...seconds('setup', run.setupS), ...seconds('scenario', run.scenarioS), `wall ${(run.wallMs / 1000).toFixed(1)} s`]
-  const missing = report.missing.length === 0 ? '' : `; never reported: ${report.missing.join(', ')}`
-  return `lab:vm hub ${report.ok ? 'PASS' : 'FAIL'} ${passed}/${HUB_CHECKS.length} checks (kernel ${run.kernelVersion}; ${timings.join(', ')}; guest exit ${run.exitCode}${missing})`
-}
+/** ~1.5 minutes in the guest on a loaded 2-core host. The hub, its charon, the edge's charon and the
+ *  probe/status CLIs are node and charon processes: 2 GB. */
+export const HUB_SUITE: ScenarioSuite = { label: 'hub', script: HUB_SCRIPT, modules: HUB_MODULES, checks: HUB_CHECKS, memoryMb: 2048, timeoutMs: 480_000 }

@@ -49,7 +49,20 @@ export function oneVmAtATime(deps: RunInVmDeps, lockFile = join(process.env.SDWA
   }
 }
 
-export interface VmSuiteReport {
+/** A VM-lab scenario suite: what one boot runs and the checks its guest must report. */
+export interface ScenarioSuite {
+  /** Named in the verdict line, `lab:vm <label> PASS …`; empty for the kernel-features suite. */
+  readonly label: string
+  readonly script: string
+  readonly modules: readonly string[]
+  readonly checks: readonly string[]
+  /** Guest memory; suites running the daemon, charons and sinks need 2 GB. Default 1024. */
+  readonly memoryMb?: number
+  /** Default limit for a run, counted from when it holds the VM lock. */
+  readonly timeoutMs: number
+}
+
+export interface SuiteReport {
   readonly ok: boolean
   readonly run: VmRunResult
   readonly checks: readonly ScenarioCheck[]
@@ -57,27 +70,36 @@ export interface VmSuiteReport {
   readonly missing: readonly string[]
 }
 
-export async function runVmSuite(options: { onConsole?: (text: string) => void; timeoutMs?: number } = {}, deps?: RunInVmDeps): Promise<VmSuiteReport> {
+/** The kernel features (GRE, kernel ESP, netem) and the branch with its provider profiles. */
+export const KERNEL_SUITE: ScenarioSuite = { label: '', script: VM_SUITE_SCRIPT, modules: VM_SUITE_MODULES, checks: VM_SUITE_CHECKS, timeoutMs: 420_000 }
+
+export async function runSuite(
+  suite: ScenarioSuite,
+  options: { onConsole?: (text: string) => void; timeoutMs?: number } = {},
+  deps?: RunInVmDeps,
+): Promise<SuiteReport> {
   const run = await runInVm(
     {
-      script: VM_SUITE_SCRIPT,
-      modules: VM_SUITE_MODULES,
-      timeoutMs: options.timeoutMs ?? 420_000,
+      script: suite.script,
+      modules: suite.modules,
+      ...(suite.memoryMb === undefined ? {} : { memoryMb: suite.memoryMb }),
+      timeoutMs: options.timeoutMs ?? suite.timeoutMs,
       ...(options.onConsole === undefined ? {} : { onConsole: options.onConsole }),
     },
     oneVmAtATime(deps ?? defaultRunInVmDeps()),
   )
   const checks = parseChecks(run.console)
-  const missing = VM_SUITE_CHECKS.filter(name => !checks.some(check => check.name === name))
+  const missing = suite.checks.filter(name => !checks.some(check => check.name === name))
   return { ok: run.ok && missing.length === 0 && checks.every(c => c.ok), run, checks, missing }
 }
 
-/** One line: `lab:vm PASS 10/10 checks (kernel 6.1.0-56-amd64; boot 1.8 s, setup 0.8 s, scenarios 30.1 s, wall 33.0 s)`. */
-export function verdictLine(report: VmSuiteReport): string {
+/** One line: `lab:vm gre PASS 13/13 checks (kernel 6.1.0-56-amd64; boot 1.8 s, setup 0.8 s, scenario 95.0 s, wall 110.2 s; guest exit 0)`. */
+export function suiteVerdictLine(suite: ScenarioSuite, report: SuiteReport): string {
   const passed = report.checks.filter(c => c.ok).length
   const { run } = report
   const seconds = (label: string, value: number | undefined) => (value === undefined ? [] : [`${label} ${value.toFixed(1)} s`])
-  const timings = [...seconds('boot', run.bootS), ...seconds('setup', run.setupS), ...seconds('scenarios', run.scenarioS), `wall ${(run.wallMs / 1000).toFixed(1)} s`]
+  const timings = [...seconds('boot', run.bootS), ...seconds('setup', run.setupS), ...seconds('scenario', run.scenarioS), `wall ${(run.wallMs / 1000).toFixed(1)} s`]
   const missing = report.missing.length === 0 ? '' : `; never reported: ${report.missing.join(', ')}`
-  return `lab:vm ${report.ok ? 'PASS' : 'FAIL'} ${passed}/${VM_SUITE_CHECKS.length} checks (kernel ${run.kernelVersion}; ${timings.join(', ')}; guest exit ${run.exitCode}${missing})`
+  const name = suite.label === '' ? 'lab:vm' : `lab:vm ${suite.label}`
+  return `${name} ${report.ok ? 'PASS' : 'FAIL'} ${passed}/${suite.checks.length} checks (kernel ${run.kernelVersion}; ${timings.join(', ')}; guest exit ${run.exitCode}${missing})`
 }

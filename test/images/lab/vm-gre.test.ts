@@ -4,7 +4,9 @@
 // ERP (fail closed) when MPLS blacks out. The pure parts (nft watch, counters, hub commands) are tested
 // without the VM.
 import t from 'tap'
-import { GRE_CHECKS, GRE_MODULES, GRE_SUITE_SCRIPT, greVerdictLine, runGreSuite } from '../../../images/lab/vm/gre-suite.js'
+import { GRE_MODULES, GRE_SUITE, GRE_SUITE_SCRIPT } from '../../../images/lab/vm/gre-suite.js'
+import { runSuite } from '../../../images/lab/vm/vm-suite.js'
+import { assertSuite } from './helpers/suite-checks.js'
 import { greWatchRuleset, parseGreWatch } from '../../../images/lab/vm/scenarios/gre-watch.js'
 import { HUB_GRE_DEVICE, hubGreCommands, parseLinkCounters } from '../../../images/lab/hub-gre.js'
 import { LAB_GRE_TUNNEL, labPolicy } from '../../../images/lab/lab-policy.js'
@@ -59,12 +61,5 @@ t.test('one boot runs both scenarios with both GRE families loaded', async t => 
 })
 
 t.test('VM: GRE through the real KernelPort and the real daemon', { skip: vmLabSkip(), timeout: 600_000 }, async t => {
-  const report = await runGreSuite()
-  t.comment(greVerdictLine(report))
-  for (const name of GRE_CHECKS) {
-    const check = report.checks.find(c => c.name === name)
-    t.ok(check?.ok, `${name}: ${check?.detail ?? 'never reported by the guest'}`)
-  }
-  t.equal(report.run.exitCode, 0, 'the guest scenarios exited 0')
-  if (!report.ok) t.comment(report.run.console.split('\n').slice(-80).join('\n'))
+  assertSuite(t, GRE_SUITE, await runSuite(GRE_SUITE))
 })

@@ -5,7 +5,9 @@
 import t from 'tap'
 import { parsePolicy } from '../../../edge/config/load.js'
 import { greLinks, ipsecConns } from '../../../edge/dataplane/tunnels.js'
-import { IPSEC_CHECKS, IPSEC_MODULES, IPSEC_SCRIPT, ipsecVerdictLine, runIpsecSuite } from '../../../images/lab/vm/ipsec-suite.js'
+import { IPSEC_MODULES, IPSEC_SCRIPT, IPSEC_SUITE } from '../../../images/lab/vm/ipsec-suite.js'
+import { runSuite } from '../../../images/lab/vm/vm-suite.js'
+import { assertSuite } from './helpers/suite-checks.js'
 import { greIpsecPolicy } from '../../../images/lab/vm/scenarios/gre-ipsec.js'
 import { parseLinkCounters, parseWireCounters, wireDelta, wireRuleset } from '../../../images/lab/vm/scenarios/wire-counters.js'
 import { vmLabSkip } from './helpers/lab-capabilities.js'
@@ -44,13 +46,5 @@ t.test('the guest runs the IPsec scenario with the tunnel modules and tun', asyn
 })
 
 t.test('VM: kernel ESP with xfrm interfaces and GRE over IPsec', { skip: vmLabSkip(), timeout: 660_000 }, async t => {
-  const report = await runIpsecSuite()
-  t.comment(ipsecVerdictLine(report))
-  for (const name of IPSEC_CHECKS) {
-    const check = report.checks.find(c => c.name === name)
-    t.ok(check?.ok, `${name}: ${check?.detail ?? 'never reported by the guest'}`)
-  }
-  for (const check of report.checks.filter(c => !IPSEC_CHECKS.includes(c.name))) t.ok(check.ok, `${check.name}: ${check.detail}`)
-  t.equal(report.run.exitCode, 0, 'the guest scenario exited 0')
-  if (!report.ok) t.comment(report.run.console.split('\n').slice(-80).join('\n'))
+  assertSuite(t, IPSEC_SUITE, await runSuite(IPSEC_SUITE))
 })
