@@ -156,9 +156,11 @@ async function main(): Promise<void> {
     }
     await branch.lab.restore('lte')
     const cpuPct = (((await cpuTicks(pid)) - ticks0) / 100 / ((Date.now() - t0) / 1000)) * 100
-    const moves = (await logLines()).slice(decisionsBefore).map(l => JSON.parse(l) as { class: string; time: string; from: string[]; to: string[] }).filter(m => m.class === 'voip')
+    const moves = (await logLines()).slice(decisionsBefore).map(l => JSON.parse(l) as { class: string; time: string; from: string[]; to: string[]; reason: string }).filter(m => m.class === 'voip')
     const flaps = moves.filter((m, i) => moves.slice(0, i).some(prev => prev.from[0] === m.to[0] && Date.parse(m.time) - Date.parse(prev.time) < 60_000)).length
     console.log(`soak: VoIP re-steered ${moves.length} times, ${flaps} of them back to a path left < 60 s before`)
+    // Each re-steer with its reason, so flaps can be told apart (loss, jitter, failback) from the output.
+    for (const m of moves) console.log(`soak: ${m.time} ${m.from.join('+') || 'dropped'}→${m.to.join('+') || 'dropped'}: ${m.reason}`)
     const r = {
       bench: 'failover',
       blackout_p50_ms: pct(blackout, 50),
