@@ -3,6 +3,8 @@
 // POS by the tunnel the daemon reports and ESP-in-UDP counted on the broadband provider); then broadband
 // is blacked out and POS must move to the tunnel over LTE. One line per check, then a verdict.
 import type { Branch, Sink } from './branch.js'
+import type { ProviderCounters } from './lab-network.js'
+import type { ProviderName } from './topology.js'
 import { LAB_POS_PORT } from './lab-policy.js'
 
 export interface SmokeCheck {
@@ -28,6 +30,18 @@ export async function runSmoke(branch: Branch, report: (c: SmokeCheck) => void):
   const a = t.addresses
   const via = { bb: t.uplinks.bb.address, lte: t.uplinks.lte.address }
   const sinks: Record<string, Sink> = {}
+  /**
+   * Packets the provider forwarded from the edge since `before`. A packet found at a sink may have crossed
+   * just before `before` was read, so this waits up to 2 s for the next (each flow sends 20 a second).
+   */
+  const forwardedSince = async (provider: ProviderName, before: ProviderCounters): Promise<number> => {
+    const deadline = Date.now() + 2000
+    for (;;) {
+      const forwarded = (await branch.lab.counters(provider)).fromEdge - before.fromEdge
+      if (forwarded > 0 || Date.now() >= deadline) return forwarded
+      await new Promise(r => setTimeout(r, 100))
+    }
+  }
   const arrives = async (sink: Sink, tag: string, source: string | undefined, what: string, from = 0): Promise<string> => {
     const hit = await sink.waitFor(x => x.payload.startsWith(`${tag} `) && (source === undefined || x.source === source), 10_000, what, from)
     return `${tag} arrived from ${hit.source}`
@@ -53,8 +67,7 @@ export async function runSmoke(branch: Branch, report: (c: SmokeCheck) => void):
     await posActive('dc1-bb')
     const before = await branch.lab.counters('bb')
     const got = await arrives(sinks.pos!, 'POS', a.clients.pos, 'POS at the DC', sinks.pos!.arrivals.length)
-    const after = await branch.lab.counters('bb')
-    if (after.fromEdge <= before.fromEdge) throw new Error(`${got}, but the broadband provider forwarded nothing from the edge`)
+    if ((await forwardedSince('bb', before)) === 0) throw new Error(`${got}, but the broadband provider forwarded nothing from the edge`)
     return `${got} (not NATed: it came through the tunnel); the daemon has POS on dc1-bb`
   })
   await check('VoIP leaves by LTE', () => arrives(sinks.voip!, 'VOIP', via.lte, 'VoIP via lte'))
@@ -62,9 +75,9 @@ export async function runSmoke(branch: Branch, report: (c: SmokeCheck) => void):
   await check('ERP reaches the data centre over MPLS', async () => {
     const before = await branch.lab.counters('mpls')
     const got = await arrives(sinks.erp!, 'ERP', undefined, 'ERP at the hub', sinks.erp!.arrivals.length)
-    const after = await branch.lab.counters('mpls')
-    if (after.fromEdge <= before.fromEdge) throw new Error(`${got}, but the MPLS provider forwarded nothing from the edge`)
-    return `${got}; MPLS forwarded ${after.fromEdge - before.fromEdge} packets from the edge meanwhile`
+    const forwarded = await forwardedSince('mpls', before)
+    if (forwarded === 0) throw new Error(`${got}, but the MPLS provider forwarded nothing from the edge`)
+    return `${got}; MPLS forwarded ${forwarded} packets from the edge meanwhile`
   })
   // The orchestrator's view: a subscriber in the data centre collects the edge's events meanwhile.
   const broker = branch.broker
@@ -76,11 +89,10 @@ export async function runSmoke(branch: Branch, report: (c: SmokeCheck) => void):
     const cut = Date.now()
     await branch.lab.impair('bb', { kind: 'blackout' })
     await posActive('dc1-lte')
-    const mark = sinks.pos!.arrivals.length
     const before = await branch.lab.counters('lte')
+    const mark = sinks.pos!.arrivals.length
     const hit = await sinks.pos!.waitFor(x => x.payload.startsWith('POS '), 10_000, 'POS at the DC after the blackout', mark)
-    const after = await branch.lab.counters('lte')
-    if (after.fromEdge <= before.fromEdge) throw new Error('POS arrived, but the LTE provider forwarded nothing from the edge')
+    if ((await forwardedSince('lte', before)) === 0) throw new Error('POS arrived, but the LTE provider forwarded nothing from the edge')
     return `POS on dc1-lte; a POS packet at the DC ${hit.at - cut} ms after the cut`
   })
   await check("the re-steer reached the orchestrator's broker", async () => {
