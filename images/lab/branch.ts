@@ -13,7 +13,7 @@ import type { CommandRunner } from './command-runner.js'
 import { startHubResponders, type HubResponders } from './hub-ipsec.js'
 import { buildLab, teardownLab, type Lab } from './lab-network.js'
 import { LAB_EDGE_ID, LAB_ESP_PROPOSALS, LAB_HUB_ID, LAB_IKE_PROPOSALS, LAB_TUNNELS, labPolicy, type LabPolicyOptions, type LabTunnelName } from './lab-policy.js'
-import type { LongRunningProcess, SpawnLongRunning } from './long-running-process.js'
+import { lineSplitter, type LongRunningProcess, type SpawnLongRunning } from './long-running-process.js'
 import { startBroker, type Broker } from './mosquitto-broker.js'
 import { retailBranch, type NodeName } from './topology.js'
 
@@ -174,12 +174,7 @@ export async function startBranch(options: BranchOptions, deps: BranchDeps): Pro
       process.execPath, ...(options.daemonNodeArgs ?? ['--import', TSX, CLI]), 'run', '--policy', policyFile, '--socket', socket,
       '--state-dir', join(options.workDir, 'state'), '--flush-on-exit', '--log-level', options.logLevel ?? 'info',
     ])
-    let partial = ''
-    const collect = (text: string): void => {
-      const lines = (partial + text).split('\n')
-      partial = lines.pop() ?? ''
-      daemonLog.push(...lines)
-    }
+    const collect = lineSplitter(line => daemonLog.push(line))
     daemon.onStdout(collect)
     daemon.onStderr(collect)
     const status = async (): Promise<StatusReport> => {

@@ -32,3 +32,16 @@ export const spawnLongRunning: SpawnLongRunning = argv => {
     },
   }
 }
+
+/**
+ * Turns a process's output chunks into whole lines: each complete line goes to `onLine` as it arrives,
+ * a line cut across two chunks once both are in.
+ */
+export function lineSplitter(onLine: (line: string) => void): (text: string) => void {
+  let partial = ''
+  return text => {
+    const lines = (partial + text).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) onLine(line)
+  }
+}

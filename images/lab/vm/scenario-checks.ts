@@ -15,6 +15,20 @@ export function formatCheck(name: string, ok: boolean, detail: string): string {
   return `LAB-CHECK ${name} ${ok ? 'ok' : 'fail'} ${detail.replaceAll('\n', ' ')}`
 }
 
+/** A guest scenario's checks: each printed as it is judged; `failed` says whether any was not ok (exit 1). */
+export function checkReporter(print: (line: string) => void = line => console.log(line)): { report(name: string, ok: boolean, detail: string): void; readonly failed: boolean } {
+  let failed = false
+  return {
+    report(name, ok, detail) {
+      failed ||= !ok
+      print(formatCheck(name, ok, detail))
+    },
+    get failed() {
+      return failed
+    },
+  }
+}
+
 export function parseChecks(console: string): ScenarioCheck[] {
   return console.split('\n').flatMap(line => {
     const match = CHECK_LINE.exec(line.trimEnd())

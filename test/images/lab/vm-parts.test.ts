@@ -9,9 +9,9 @@ import { isStaticElf } from '../../../images/lab/vm/initramfs.js'
 import { functionAliases, loadOrder, parseModulesDep } from '../../../images/lab/vm/module-deps.js'
 import { kernelCommandLine, qemuCommand } from '../../../images/lab/vm/qemu-command.js'
 import { runInVm, type RunInVmDeps } from '../../../images/lab/vm/run-in-vm.js'
-import { formatCheck, parseChecks } from '../../../images/lab/vm/scenario-checks.js'
+import { checkReporter, formatCheck, parseChecks } from '../../../images/lab/vm/scenario-checks.js'
 import { kernelVersionFromAptDepends, type VmImage } from '../../../images/lab/vm/vm-image-cache.js'
-import type { LongRunningProcess } from '../../../images/lab/long-running-process.js'
+import { lineSplitter, type LongRunningProcess } from '../../../images/lab/long-running-process.js'
 
 function bzImage(options: { signature?: number; version?: number; magic?: number[]; length?: number } = {}): Uint8Array {
   const image = new Uint8Array(4096)
@@ -279,4 +279,26 @@ t.test('runInVm: behind the VM lock, the time limit starts once the lock is held
   t.equal(timerSetAt, `qemu: early warning\n${lockHeldLine}\n`, 'the limit starts with the lock line')
   exit(0)
   t.match(await running, { ok: true })
+})
+
+t.test('checkReporter prints each check and remembers a failure', async t => {
+  const printed: string[] = []
+  const checks = checkReporter(line => printed.push(line))
+  checks.report('gre', true, '3/3')
+  t.notOk(checks.failed)
+  checks.report('esp', false, 'none')
+  checks.report('netem', true, 'ok')
+  t.ok(checks.failed, 'a later pass does not clear an earlier failure')
+  t.same(parseChecks(printed.join('\n')).map(c => [c.name, c.ok]), [['gre', true], ['esp', false], ['netem', true]])
+})
+
+t.test('lineSplitter hands on whole lines, joining a line cut across chunks', async t => {
+  const lines: string[] = []
+  const feed = lineSplitter(line => lines.push(line))
+  feed('one\ntw')
+  t.same(lines, ['one'])
+  feed('o\nthree\n')
+  t.same(lines, ['one', 'two', 'three'])
+  feed('')
+  t.same(lines, ['one', 'two', 'three'])
 })

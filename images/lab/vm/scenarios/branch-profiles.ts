@@ -4,14 +4,11 @@
 import { spawnCommandRunner } from '../../command-runner.js'
 import { buildLab, type Lab } from '../../lab-network.js'
 import { PROVIDERS, retailBranch, type ProviderName } from '../../topology.js'
-import { formatCheck } from '../scenario-checks.js'
+import { checkReporter } from '../scenario-checks.js'
 
 const PINGS = 5
-let failed = false
-function report(name: string, ok: boolean, detail: string): void {
-  failed ||= !ok
-  console.log(formatCheck(name, ok, detail))
-}
+const checks = checkReporter()
+const report = checks.report
 
 /** Average RTT in ms of PINGS pings from the edge through one uplink, or the reason there is none. */
 async function uplinkRtt(lab: Lab, provider: ProviderName): Promise<{ avgMs: number; received: number } | string> {
@@ -53,4 +50,4 @@ try {
   const removed = await lab.teardown()
   report('branch-teardown', removed.length === 9, `removed ${removed.length} namespaces`)
 }
-process.exit(failed ? 1 : 0)
+process.exit(checks.failed ? 1 : 0)

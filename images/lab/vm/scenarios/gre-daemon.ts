@@ -21,7 +21,7 @@ import { LAB_GRE_TUNNEL } from '../../lab-policy.js'
 import { spawnLongRunning, type LongRunningProcess } from '../../long-running-process.js'
 import type { StatusReport } from '../../../../edge/daemon/status.js'
 import { tunnelDevice } from '../../../../edge/dataplane/layout.js'
-import { formatCheck } from '../scenario-checks.js'
+import { checkReporter } from '../scenario-checks.js'
 import { classMoves, parseDecisionLog, type DecisionRecord } from './daemon-result.js'
 import { greWatchRuleset, parseGreWatch, GRE_WATCH_TABLE, type GreWatchCounts } from './gre-watch.js'
 
@@ -40,11 +40,8 @@ const run = spawnCommandRunner()
 const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
 /** How long ERP must stay on the GRE tunnel once back: past the brownout confirmation and a hold-down. */
 const STAYS_MS = 5000
-let failed = false
-function report(name: string, ok: boolean, detail: string): void {
-  failed ||= !ok
-  console.log(formatCheck(name, ok, detail))
-}
+const checks = checkReporter()
+const report = checks.report
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 const erp = (s: StatusReport) => s.classes.find(c => c.name === 'erp')!
 const grePath = (s: StatusReport) => s.paths.find(p => p.name === LAB_GRE_TUNNEL.name)
@@ -209,7 +206,7 @@ try {
 } catch (err) {
   report('gre-daemon-scenario', false, err instanceof BranchTimeout ? `timed out: ${err.message}` : message(err))
 } finally {
-  if (failed && branch) console.log(`daemon log, last lines:\n${branch.daemonLog.slice(-30).join('\n')}`)
+  if (checks.failed && branch) console.log(`daemon log, last lines:\n${branch.daemonLog.slice(-30).join('\n')}`)
   for (const p of flows) p.kill('SIGTERM')
   await hub?.stop().catch(() => undefined)
   await branch?.stop()
@@ -217,4 +214,4 @@ try {
   report('gre-daemon-teardown', left.length === 0, left.length === 0 ? 'no lab namespace left' : `left behind: ${left.join(' ')}`)
   await rm(workDir, { recursive: true, force: true })
 }
-process.exit(failed ? 1 : 0)
+process.exit(checks.failed ? 1 : 0)

@@ -20,7 +20,7 @@ import { realTimers } from '../../../../edge/dataplane/vici/retry.js'
 import { unixSocketConnect } from '../../../../edge/dataplane/vici/unix-socket.js'
 import { runChecked, type CommandRunner } from '../../command-runner.js'
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../../lab-policy.js'
-import type { LongRunningProcess, SpawnLongRunning } from '../../long-running-process.js'
+import { lineSplitter, type LongRunningProcess, type SpawnLongRunning } from '../../long-running-process.js'
 import { installWireCounters, linkCounters, readWireCounters, wireDelta, type WireCounters } from './wire-counters.js'
 
 const CHILD = fileURLToPath(new URL('./gre-ipsec-edge.ts', import.meta.url))
@@ -137,12 +137,7 @@ interface EdgeChild {
 function startEdge(spawn: SpawnLongRunning, policyFile: string, runDir: string): EdgeChild {
   const child = spawn(ns(NS.edge, process.execPath, '--import', 'tsx', CHILD, policyFile, runDir))
   const lines: string[] = []
-  let partial = ''
-  const collect = (text: string): void => {
-    const parts = (partial + text).split('\n')
-    partial = parts.pop() ?? ''
-    lines.push(...parts)
-  }
+  const collect = lineSplitter(line => lines.push(line))
   child.onStdout(collect)
   child.onStderr(collect)
   const up = (): boolean | undefined => {

@@ -10,7 +10,7 @@ import type { DesiredState, GreLink, Route } from '../../../../edge/dataplane/mo
 import { describeOp, greBody, type KernelOp } from '../../../../edge/dataplane/ops.js'
 import { RtnlKernelPort } from '../../../../edge/dataplane/rtnl/port.js'
 import { DEFAULT_OWNERSHIP } from '../../../../edge/dataplane/session.js'
-import { formatCheck } from '../scenario-checks.js'
+import { checkReporter } from '../scenario-checks.js'
 
 const ip = (...args: string[]): void => {
   const r = spawnSync('ip', args, { encoding: 'utf8' })
@@ -22,11 +22,8 @@ ip('link', 'set', 'far0', 'up')
 ip('addr', 'add', '203.0.113.2/24', 'dev', 'up0')
 ip('addr', 'add', '2001:db8::2/64', 'dev', 'up0', 'nodad')
 
-let failed = false
-const check = (name: string, ok: boolean, detail: string): void => {
-  failed ||= !ok
-  console.log(formatCheck(name, ok, detail))
-}
+const checks = checkReporter()
+const check = checks.report
 const errors = (results: Array<Error | undefined>): string => results.filter(e => e !== undefined).map(e => e.message).join('; ') || 'none'
 
 // Only the links matter here: the same digest on both sides keeps nft out of the diff.
@@ -86,4 +83,4 @@ try {
 } finally {
   port.close()
 }
-process.exit(failed ? 1 : 0)
+process.exit(checks.failed ? 1 : 0)

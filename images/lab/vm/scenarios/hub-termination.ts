@@ -29,9 +29,9 @@ import { unixSocketConnect } from '../../../../edge/dataplane/vici/unix-socket.j
 import type { HubStatus } from '../../../../edge/hub/status.js'
 import { runChecked, spawnCommandRunner } from '../../command-runner.js'
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../../lab-policy.js'
-import { spawnLongRunning, type LongRunningProcess } from '../../long-running-process.js'
+import { lineSplitter, spawnLongRunning, type LongRunningProcess } from '../../long-running-process.js'
 import { HUB_LAB, hubLabPolicy } from '../hub-suite.js'
-import { formatCheck } from '../scenario-checks.js'
+import { checkReporter } from '../scenario-checks.js'
 
 const NS = { edge: 'hx-e', provider: 'hx-p', hub: 'hx-h', dc: 'hx-d' } as const
 const BIN = fileURLToPath(new URL('../../../../edge/cli/bin.ts', import.meta.url))
@@ -45,11 +45,8 @@ const PROTECTED = '{ 10.42.0.0/24, 10.20.0.0/16, 10.255.42.0/29 }'
 
 const run = spawnCommandRunner()
 const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
-let failed = false
-function report(name: string, ok: boolean, detail: string): void {
-  failed ||= !ok
-  console.log(formatCheck(name, ok, detail))
-}
+const checks = checkReporter()
+const report = checks.report
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 const ns = (name: string, ...argv: string[]): string[] => ['ip', 'netns', 'exec', name, ...argv]
 const sh = async (...argv: string[]): Promise<string> => (await runChecked(run, { argv })).stdout
@@ -180,12 +177,7 @@ function startHub(workDir: string, policyFile: string): Hub {
   const socket = join(workDir, 'hub.sock')
   const child = spawnLongRunning(ns(NS.hub, process.execPath, '--import', 'tsx', BIN, 'run', '--policy', policyFile, '--socket', socket, '--state-dir', join(workDir, 'hub-state')))
   const lines: string[] = []
-  let partial = ''
-  const collect = (text: string): void => {
-    const parts = (partial + text).split('\n')
-    partial = parts.pop() ?? ''
-    lines.push(...parts)
-  }
+  const collect = lineSplitter(line => lines.push(line))
   child.onStdout(collect)
   child.onStderr(collect)
   return {
@@ -354,4 +346,4 @@ try {
   await edge?.supervisor.stop().catch(() => undefined)
   for (const n of Object.values(NS)) await run({ argv: ['ip', 'netns', 'del', n] })
 }
-process.exit(failed ? 1 : 0)
+process.exit(checks.failed ? 1 : 0)

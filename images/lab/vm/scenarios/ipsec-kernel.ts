@@ -23,7 +23,7 @@ import { spawnCommandRunner } from '../../command-runner.js'
 import { namespacesWithPrefix } from '../../lab-network.js'
 import { LAB_POS_PORT } from '../../lab-policy.js'
 import { spawnLongRunning, type LongRunningProcess, type SpawnLongRunning } from '../../long-running-process.js'
-import { formatCheck } from '../scenario-checks.js'
+import { checkReporter } from '../scenario-checks.js'
 import { greOverIpsecStory } from './gre-ipsec.js'
 import { installWireCounters, linkCounters, readWireCounters, type WireCounters } from './wire-counters.js'
 import { checkXfrmLifecycle, type XfrmChildResult } from './xfrm-lifecycle.js'
@@ -39,11 +39,8 @@ const WINDOW_MS = 3000
 const TCG_SLOWDOWN = 8
 const run = spawnCommandRunner()
 const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
-let failed = false
-function report(name: string, ok: boolean, detail: string): void {
-  failed ||= !ok
-  console.log(formatCheck(name, ok, detail))
-}
+const checks = checkReporter()
+const report = checks.report
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 /** The daemon's start-up, on the console as it happens: startBranch keeps its output only once it answers. */
 const STARTUP_LINES = 40
@@ -174,7 +171,7 @@ try {
   } catch (err) {
     report('ipsec-daemon-scenario', false, message(err))
   }
-  if (failed && branch) console.log(`daemon log, last lines:\n${branch.daemonLog.slice(-30).join('\n')}\nhub log:\n${branch.hubLog.slice(-20).join('\n')}`)
+  if (checks.failed && branch) console.log(`daemon log, last lines:\n${branch.daemonLog.slice(-30).join('\n')}\nhub log:\n${branch.hubLog.slice(-20).join('\n')}`)
   for (const p of flows) p.kill('SIGTERM')
   await branch?.stop()
   await greOverIpsecStory(run, spawnLongRunning, workDir, randomBytes(24).toString('base64url'), report)
@@ -184,4 +181,4 @@ try {
   report('ipsec-teardown', left.length + gix.length === 0, left.length + gix.length === 0 ? 'no scenario namespace left' : `left behind: ${[...left, ...gix].join(' ')}`)
   await rm(workDir, { recursive: true, force: true })
 }
-process.exit(failed ? 1 : 0)
+process.exit(checks.failed ? 1 : 0)
