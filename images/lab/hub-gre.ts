@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { runChecked, type CommandRunner } from './command-runner.js'
 import { LAB_GRE_TUNNEL } from './lab-policy.js'
+import { linkCounters, type LinkCounters } from './link-counters.js'
 import type { LongRunningProcess, SpawnLongRunning } from './long-running-process.js'
 import type { Topology } from './topology.js'
 
@@ -17,11 +18,6 @@ const CLI = join(REPO, 'edge/cli/bin.ts')
 
 /** The hub's GRE device (not `sw-`: that prefix is the edge daemon's). */
 export const HUB_GRE_DEVICE = 'gre-edge'
-
-export interface LinkCounters {
-  readonly rxPackets: number
-  readonly txPackets: number
-}
 
 export interface HubGre {
   /** The hub GRE device's counters, as the kernel keeps them. */
@@ -41,15 +37,6 @@ export function hubGreCommands(topology: Topology): string[][] {
   ]
 }
 
-/** Parses `ip -s -j link show dev X` (stats64). */
-export function parseLinkCounters(json: string): LinkCounters {
-  const [link] = JSON.parse(json) as Array<{ stats64?: { rx?: { packets?: number }; tx?: { packets?: number } } }>
-  const rx = link?.stats64?.rx?.packets
-  const tx = link?.stats64?.tx?.packets
-  if (typeof rx !== 'number' || typeof tx !== 'number') throw new Error(`no stats64 rx/tx packets in: ${json.slice(0, 200)}`)
-  return { rxPackets: rx, txPackets: tx }
-}
-
 export interface HubGreDeps {
   run: CommandRunner
   spawn: SpawnLongRunning
@@ -64,7 +51,7 @@ export async function startHubGre(topology: Topology, { run, spawn, sleep }: Hub
   await runChecked(run, { argv: ['ip', 'netns', 'exec', ns, 'sysctl', '-qw', `net.ipv4.conf.${HUB_GRE_DEVICE}.rp_filter=2`] })
   const reflector: LongRunningProcess = spawn(['ip', 'netns', 'exec', ns, process.execPath, '--import', TSX, CLI, 'reflect', '--address', LAB_GRE_TUNNEL.hubInner, '--port', '862', '--rate', '1000'])
   return {
-    counters: async () => parseLinkCounters((await runChecked(run, { argv: ['ip', '-n', ns, '-s', '-j', 'link', 'show', 'dev', HUB_GRE_DEVICE] })).stdout),
+    counters: () => linkCounters(run, ns, HUB_GRE_DEVICE),
     stop: async () => {
       reflector.kill('SIGTERM')
       await Promise.race([reflector.exited.catch(() => null), sleep(5000)])

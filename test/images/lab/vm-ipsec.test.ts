@@ -9,7 +9,8 @@ import { IPSEC_MODULES, IPSEC_SCRIPT, IPSEC_SUITE } from '../../../images/lab/vm
 import { runSuite } from '../../../images/lab/vm/vm-suite.js'
 import { assertSuite } from './helpers/suite-checks.js'
 import { greIpsecPolicy } from '../../../images/lab/vm/scenarios/gre-ipsec.js'
-import { parseLinkCounters, parseWireCounters, wireDelta, wireRuleset } from '../../../images/lab/vm/scenarios/wire-counters.js'
+import { parseLinkCounters } from '../../../images/lab/link-counters.js'
+import { parseWireCounters, wireDelta, wireRuleset } from '../../../images/lab/vm/scenarios/wire-counters.js'
 import { vmLabSkip } from './helpers/lab-capabilities.js'
 
 t.test('the wire counters: ESP in UDP told from IKE by the non-ESP marker, counted before impairments', async t => {
@@ -31,6 +32,7 @@ t.test('link counters and the xfrm if_id from ip -d -s -j link', async t => {
   const xfrm = JSON.stringify([{ ifname: 'sw-dc1-bb', mtu: 1435, linkinfo: { info_kind: 'xfrm', info_data: { link: 'NONE', if_id: 1560281089 } }, stats64: { rx: { packets: 7 }, tx: { packets: 42 } } }])
   t.same(parseLinkCounters(xfrm), { txPackets: 42, rxPackets: 7, kind: 'xfrm', ifId: 1560281089 })
   t.same(parseLinkCounters(JSON.stringify([{ ifname: 'e0', stats64: { rx: { packets: 1 }, tx: { packets: 2 } } }])), { txPackets: 2, rxPackets: 1, kind: undefined, ifId: undefined })
+  t.throws(() => parseLinkCounters('[{"ifname":"gre-edge"}]'), /no stats64/, 'a link without counters is an error, not zero')
 })
 
 t.test('the gre-over-ipsec lab policy is valid and gives one GRE link and its transport-mode conn', async t => {

@@ -15,7 +15,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BranchTimeout, startBranch, type Branch, type Sink } from '../../branch.js'
 import { runChecked, spawnCommandRunner } from '../../command-runner.js'
-import { parseLinkCounters, startHubGre, type HubGre, type LinkCounters } from '../../hub-gre.js'
+import { startHubGre, type HubGre } from '../../hub-gre.js'
+import { linkCounters, type LinkCounters } from '../../link-counters.js'
 import { namespacesWithPrefix } from '../../lab-network.js'
 import { LAB_GRE_TUNNEL } from '../../lab-policy.js'
 import { spawnLongRunning, type LongRunningProcess } from '../../long-running-process.js'
@@ -84,7 +85,7 @@ async function installWatches(branch: Branch): Promise<Watches> {
     parseGreWatch((await runChecked(run, { argv: ['ip', 'netns', 'exec', ns[node], 'nft', '-j', 'list', 'counters', 'table', 'inet', GRE_WATCH_TABLE] })).stdout)
   return {
     read: async () => ({ edge: await readOne('edge'), mpls: await readOne('mpls'), bb: await readOne('bb'), lte: await readOne('lte') }),
-    edgeDevice: async () => parseLinkCounters((await runChecked(run, { argv: ['ip', '-n', ns.edge, '-s', '-j', 'link', 'show', 'dev', EDGE_DEVICE] })).stdout),
+    edgeDevice: () => linkCounters(run, ns.edge, EDGE_DEVICE),
   }
 }
 

@@ -21,7 +21,8 @@ import { unixSocketConnect } from '../../../../edge/dataplane/vici/unix-socket.j
 import { runChecked, type CommandRunner } from '../../command-runner.js'
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../../lab-policy.js'
 import { lineSplitter, type LongRunningProcess, type SpawnLongRunning } from '../../long-running-process.js'
-import { installWireCounters, linkCounters, readWireCounters, wireDelta, type WireCounters } from './wire-counters.js'
+import { linkCounters } from '../../link-counters.js'
+import { installWireCounters, readWireCounters, wireDelta, type WireCounters } from './wire-counters.js'
 
 const CHILD = fileURLToPath(new URL('./gre-ipsec-edge.ts', import.meta.url))
 const NS = { edge: 'gix-e', provider: 'gix-p', hub: 'gix-h' } as const

@@ -29,6 +29,7 @@ import { unixSocketConnect } from '../../../../edge/dataplane/vici/unix-socket.j
 import type { HubStatus } from '../../../../edge/hub/status.js'
 import { runChecked, spawnCommandRunner } from '../../command-runner.js'
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../../lab-policy.js'
+import { linkCounters } from '../../link-counters.js'
 import { lineSplitter, spawnLongRunning, type LongRunningProcess } from '../../long-running-process.js'
 import { HUB_LAB, hubLabPolicy } from '../hub-suite.js'
 import { checkReporter } from '../scenario-checks.js'
@@ -121,10 +122,9 @@ async function readWire(): Promise<{ espInUdp: number; clear: number }> {
   return { espInUdp: packets('esp_udp'), clear: packets('clear') }
 }
 
-/** A link's packet counters in a namespace, from `ip -s -j link`. */
 async function linkPackets(netns: string, device: string): Promise<{ rx: number; tx: number }> {
-  const [link] = JSON.parse(await sh('ip', '-n', netns, '-s', '-j', 'link', 'show', 'dev', device)) as Array<{ stats64?: { rx?: { packets?: number }; tx?: { packets?: number } } }>
-  return { rx: link?.stats64?.rx?.packets ?? Number.NaN, tx: link?.stats64?.tx?.packets ?? Number.NaN }
+  const c = await linkCounters(run, netns, device)
+  return { rx: c.rxPackets, tx: c.txPackets }
 }
 
 async function startEdgeCharon(workDir: string, log: string[]): Promise<{ supervisor: CharonSupervisor; client: ViciClient }> {

@@ -77,30 +77,3 @@ export async function readWireCounters(run: CommandRunner, netns: string): Promi
   const result = await runChecked(run, { argv: ['ip', 'netns', 'exec', netns, 'nft', '-j', 'list', 'counters', 'table', 'inet', WIRE_TABLE] })
   return parseWireCounters(result.stdout)
 }
-
-/** A link's packet counters and, for tunnel devices, its kind and xfrm if_id, from `ip -d -s -j link show`. */
-export interface LinkCounters {
-  readonly txPackets: number
-  readonly rxPackets: number
-  readonly kind: string | undefined
-  readonly ifId: number | undefined
-}
-
-export function parseLinkCounters(json: string): LinkCounters {
-  const [link] = JSON.parse(json) as Array<{
-    stats64?: { tx?: { packets?: number }; rx?: { packets?: number } }
-    linkinfo?: { info_kind?: string; info_data?: { if_id?: number | string } }
-  }>
-  const ifId = link?.linkinfo?.info_data?.if_id
-  return {
-    txPackets: link?.stats64?.tx?.packets ?? 0,
-    rxPackets: link?.stats64?.rx?.packets ?? 0,
-    kind: link?.linkinfo?.info_kind,
-    ifId: ifId === undefined ? undefined : Number(ifId),
-  }
-}
-
-export async function linkCounters(run: CommandRunner, netns: string, device: string): Promise<LinkCounters> {
-  const result = await runChecked(run, { argv: ['ip', '-n', netns, '-d', '-s', '-j', 'link', 'show', 'dev', device] })
-  return parseLinkCounters(result.stdout)
-}
