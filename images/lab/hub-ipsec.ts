@@ -14,7 +14,7 @@ import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CharonSupervisor } from '../../edge/dataplane/ipsec/charon-supervisor.js'
 import { nodeSpawnCharon } from '../../edge/dataplane/ipsec/node-spawn.js'
-import { renderTunnel } from '../../edge/dataplane/ipsec/tunnel-conn.js'
+import { readTunnelCertificateFiles, renderTunnel, type TunnelAuth } from '../../edge/dataplane/ipsec/tunnel-conn.js'
 import { tunNamesFromFdinfo } from '../../edge/dataplane/ipsec/tun-device.js'
 import { ViciClient } from '../../edge/dataplane/vici/client.js'
 import { realTimers } from '../../edge/dataplane/vici/retry.js'
@@ -29,6 +29,8 @@ export interface HubTunnel {
   readonly edgeId: string
   readonly hubId: string
   readonly psk: string
+  /** Certificate authentication instead of the PSK: the hub's certificate and key, and the CA it trusts. */
+  readonly x509?: { readonly certPath: string; readonly keyPath: string; readonly caCertPath: string }
   /** Hub inner address with prefix length (the reflector answers on it) and the edge's inner address. */
   readonly hubInner: string
   readonly edgeInner: string
@@ -116,18 +118,23 @@ export async function startHubResponders(options: HubResponderOptions, run: Comm
       // The reflector binds the inner address; libipsec's route to the edge needs a local source in the hub selectors.
       await ns('ip', 'addr', 'add', t.hubInner, 'dev', tun)
       const host = (p: string) => `${p.split('/')[0]}/32`
-      const rendered = renderTunnel({
-        name: t.name,
-        local: { address: t.hubAddress, ikePort, id: t.hubId },
-        remote: { address: t.edgeAddress, ikePort: 4500, id: t.edgeId },
-        auth: { kind: 'psk', secret: t.psk },
-        localTs: [...t.hubPrefixes, host(t.hubInner)],
-        remoteTs: [...t.edgePrefixes, host(t.edgeInner)],
-        ikeProposals: t.ikeProposals,
-        espProposals: t.espProposals,
-      })
+      const auth: TunnelAuth = t.x509 ? { kind: 'x509', ...t.x509 } : { kind: 'psk', secret: t.psk }
+      const rendered = renderTunnel(
+        {
+          name: t.name,
+          local: { address: t.hubAddress, ikePort, id: t.hubId },
+          remote: { address: t.edgeAddress, ikePort: 4500, id: t.edgeId },
+          auth,
+          localTs: [...t.hubPrefixes, host(t.hubInner)],
+          remoteTs: [...t.edgePrefixes, host(t.edgeInner)],
+          ikeProposals: t.ikeProposals,
+          espProposals: t.espProposals,
+        },
+        await readTunnelCertificateFiles(auth, path => readFile(path)),
+      )
       const client = await ViciClient.connect(unixSocketConnect(supervisor.instance.viciSocketPath))
       clients.push(client)
+      for (const key of rendered.keys) await client.loadKey(key)
       for (const s of rendered.shared) await client.loadShared(s)
       await client.loadConn(rendered.connName, rendered.loadConn)
     }

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { spawnCommandRunner } from '../../../../../images/lab/command-runner.js'
 import { startHubResponders, type HubResponders, type HubTunnel } from '../../../../../images/lab/hub-ipsec.js'
 import { createNetnsPair, ip, type NetnsPair } from './netns-pair.js'
+import { makeTestPki } from './test-pki.js'
 
 export const IKE = ['aes256-sha256-x25519']
 export const ESP = ['aes256-sha256']
@@ -30,7 +31,8 @@ export interface TunnelBed {
   destroy(): Promise<void>
 }
 
-export async function startTunnelBed(prefix: string, count: number, hubPortBase = 15_500): Promise<TunnelBed> {
+/** `auth`: a PSK file, or X.509 (a throwaway CA, certificates for edge.test and hub.test, files in the policy). */
+export async function startTunnelBed(prefix: string, count: number, hubPortBase = 15_500, auth: 'psk' | 'x509' = 'psk'): Promise<TunnelBed> {
   const dir = await mkdtemp(join(tmpdir(), `sdwan-${prefix}-`))
   const net = await createNetnsPair(prefix)
   const cleanups: Array<() => Promise<unknown>> = [() => rm(dir, { recursive: true, force: true }), () => net.destroy()]
@@ -46,6 +48,10 @@ export async function startTunnelBed(prefix: string, count: number, hubPortBase 
     const psk = `bed-${process.pid}-${Date.now()}`
     const pskFile = join(dir, 'psk')
     await writeFile(pskFile, `${psk}\n`, { mode: 0o600 })
+    const pki = auth === 'x509' ? await makeTestPki(dir, ['edge.test', 'hub.test']) : undefined
+    const edgeCert = pki?.entities['edge.test']
+    const policyAuth = edgeCert ? `{ certFile: ${edgeCert.certPath}, keyFile: ${edgeCert.keyPath}, caFile: ${pki!.caCertPath} }` : `{ pskFile: ${pskFile} }`
+    const hubCert = pki?.entities['hub.test']
     const policyFile = join(dir, 'policy.yaml')
     await writeFile(
       policyFile,
@@ -65,7 +71,7 @@ export async function startTunnelBed(prefix: string, count: number, hubPortBase 
         ...tunnels.map(
           t =>
             `  - { name: ${t}, type: ipsec, hub: hub-${t}, uplink: u1, inner: { local: ${inner(t).edge}, remote: ${inner(t).hub} }, remotePrefixes: [${DC}], ` +
-            `ipsec: { auth: { pskFile: ${pskFile} }, ikeProposals: [${IKE.join(', ')}], espProposals: [${ESP.join(', ')}], dpdDelayS: 2 } }`,
+            `ipsec: { auth: ${policyAuth}, ikeProposals: [${IKE.join(', ')}], espProposals: [${ESP.join(', ')}], dpdDelayS: 2 } }`,
         ),
         'classes:',
         `  - { name: store, match: [{ segments: [store] }], paths: [${tunnels.join(', ')}] }`,
@@ -80,6 +86,7 @@ export async function startTunnelBed(prefix: string, count: number, hubPortBase 
       edgeId: 'edge.test',
       hubId: 'hub.test',
       psk,
+      ...(hubCert ? { x509: { certPath: hubCert.certPath, keyPath: hubCert.keyPath, caCertPath: pki!.caCertPath } } : {}),
       hubInner: `${inner(t).hub}/30`,
       edgeInner: inner(t).edge.split('/')[0]!,
       hubPrefixes: [DC],
