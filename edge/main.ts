@@ -25,6 +25,8 @@ import { EdgeDaemon } from './daemon/edge-daemon.js'
 import { createLogger } from './daemon/logger.js'
 import { probeInterval } from './daemon/probe-targets.js'
 import { statusReport } from './daemon/status.js'
+import { nodeSysctlFs } from './dataplane/node-sysctl.js'
+import { loosenStrictRpFilter } from './dataplane/rp-filter.js'
 import pkg from '../package.json' with { type: 'json' }
 
 export interface RunOptions {
@@ -100,6 +102,7 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
     timers: { setInterval, clearInterval: h => clearInterval(h as NodeJS.Timeout) },
     kernel: session.kernel,
     reconciler: session.reconciler,
+    loosenRpFilter: devices => loosenStrictRpFilter(devices, nodeSysctlFs),
     startProbes: targets => {
       const engine = ProbeEngine.start(targets, { windowSize: policy.probes.windowSize, snapshotIntervalMs, probeEvents: false })
       engine.on('error', err => log.error({ err }, 'probe engine error'))

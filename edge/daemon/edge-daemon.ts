@@ -56,6 +56,11 @@ export interface DaemonDeps {
   timers: { setInterval(fn: () => void, ms: number): unknown; clearInterval(handle: unknown): void }
   kernel: { facts(): Promise<KernelFacts>; watch(listener: (e: KernelEvent) => void): () => void }
   reconciler: { set(want: DesiredState | null): Promise<ApplyReport> }
+  /**
+   * Loosens strict reverse-path filtering on these devices (the uplinks and the paths' tunnel devices,
+   * edge/dataplane/rp-filter.ts); resolves with the devices it changed.
+   */
+  loosenRpFilter?(devices: readonly string[]): Promise<string[]>
   startProbes(targets: readonly ProbeTarget[]): ProbePort
   log: DaemonLog
   /** Every re-steer, with the decisions it led to, for the decision log and telemetry. */
@@ -281,10 +286,13 @@ export class EdgeDaemon {
   private async apply(): Promise<void> {
     const state = desired(this.policy, this.decisions, this.facts)
     const report = await this.deps.reconciler.set(state)
+    await this.loosenRpFilter(state)
     const conns = JSON.stringify(state.ipsecConns)
     if (this.deps.tunnels && conns !== this.connsKey) {
       this.connsKey = conns
       await this.deps.tunnels.set(state.ipsecConns).catch(err => this.deps.log.error({ err }, 'tunnels could not be brought to the policy'))
+      // The IPsec tunnels' devices exist only now.
+      await this.loosenRpFilter(state)
     }
     this.lastApply = {
       at: this.deps.wallNow(),
@@ -292,6 +300,19 @@ export class EdgeDaemon {
       failed: report.failed.map(f => ({ op: JSON.stringify(f.op), error: f.error.message })),
     }
     if (report.failed.length > 0) this.deps.log.warn({ failed: this.lastApply.failed }, `${report.failed.length} of ${report.ops.length} kernel operations failed`)
+  }
+
+  /** Strict reverse-path filtering on the uplinks and the paths' devices, loosened (rp-filter.ts). */
+  private async loosenRpFilter(state: DesiredState): Promise<void> {
+    if (!this.deps.loosenRpFilter) return
+    const devices = [...this.policy.uplinks.map(u => u.interface), ...state.paths.flatMap(p => (p.device ? [p.device] : []))]
+    const loosened = await this.deps.loosenRpFilter(devices).catch((err: Error) => {
+      this.deps.log.warn({ err }, 'could not read or set reverse-path filtering')
+      return []
+    })
+    if (loosened.length > 0) {
+      this.deps.log.info({ devices: loosened }, 'reverse-path filtering set loose (2) where it was strict: strict drops replies that come back by a non-default uplink or a tunnel')
+    }
   }
 
   private onKernelEvent(e: KernelEvent): void {
