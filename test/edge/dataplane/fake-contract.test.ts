@@ -7,7 +7,8 @@ import { ownershipOf } from '../../../edge/dataplane/ports.js'
 import { Reconciler } from '../../../edge/dataplane/reconciler.js'
 import type { Facts, FibRule } from '../../../edge/dataplane/model.js'
 import { FakeKernel } from './helpers/fake-kernel.js'
-import { dataplaneContract, decisionStates, rng, shuffle } from './helpers/contract.js'
+import { dataplaneContract, decisionStates, shuffle } from './helpers/contract.js'
+import { rng } from '../../helpers/random.js'
 import { policyFromYaml, THREE_UPLINKS_YAML } from './helpers/policy.js'
 
 const policy = policyFromYaml(THREE_UPLINKS_YAML)

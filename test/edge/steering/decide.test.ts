@@ -3,6 +3,7 @@
 import t from 'tap'
 import { decide, type Observations, type SteeringState } from '../../../edge/steering/decide.js'
 import { degraded, down, threeUplinks, up } from '../../helpers/steering.js'
+import { rng } from '../../helpers/random.js'
 
 const priority = threeUplinks(`  - name: pos
     match: [{ segments: [lan] }]
@@ -166,15 +167,6 @@ t.test('hysteresis: a path that broke the SLA must get back under 90 % of it', a
   t.match(rs[3]!.decisions[0]!.reason, /b meets the SLA/)
 })
 
-/** Mulberry32: a small seeded PRNG so property failures reproduce. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 t.test('property: random paths never cause a switch the rules do not allow', async t => {
   const { holdDownMs, failbackDelayMs, brownoutConfirmMs } = priority.classes[0]!.failover

@@ -9,6 +9,7 @@ import { pathHealth, type PathHealth } from '../../../probes/health.js'
 import { computePathMetrics } from '../../../probes/metrics/path-metrics.js'
 import { ProbeWindow, RECENT_JITTER_PAIRS } from '../../../probes/metrics/window.js'
 import { threeUplinks } from '../../helpers/steering.js'
+import { rng } from '../../helpers/random.js'
 
 const voip = threeUplinks(`  - name: voip
     match: [{ segments: [lan] }]
@@ -18,15 +19,6 @@ const voip = threeUplinks(`  - name: voip
 const INTERVAL = 100
 const { brownoutConfirmMs } = voip.classes[0]!.failover
 
-/** Mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** One probed path: each step sends a probe that comes back with the RTT given (always on time). */
 function path(name: string) {

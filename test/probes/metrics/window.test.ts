@@ -5,6 +5,7 @@ import t from 'tap'
 import { ProbeWindow, RECENT_JITTER_PAIRS, seqBefore } from '../../../probes/metrics/window.js'
 import { computePathMetrics, judgedJitterMs } from '../../../probes/metrics/path-metrics.js'
 import { percentile, summarizeRtt } from '../../../probes/metrics/stats.js'
+import { rng } from '../../helpers/random.js'
 
 const TIMEOUT = 1000
 
@@ -94,15 +95,6 @@ t.test('recent jitter skips lost and late probes (arrival order of on-time repli
   t.equal(m.recentJitterMs, 20, 'the late reply is no transit sample: one pair, 10 → 30 ms')
 })
 
-/** Mulberry32: a small seeded PRNG so property failures reproduce. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 t.test('property: recent jitter is the mean of the last ten |D|, and stays within their min and max', async t => {
   for (let seed = 1; seed <= 200; seed++) {

@@ -7,6 +7,7 @@ import { routeBody, routeKey, ruleKey, type ActualState } from '../../../../edge
 import type { KernelPort, NftPort, Ownership } from '../../../../edge/dataplane/ports.js'
 import { Reconciler } from '../../../../edge/dataplane/reconciler.js'
 import type { SitePolicy } from '../../../../edge/config/policy.js'
+import { rng } from '../../../helpers/random.js'
 
 export interface ContractEnv {
   kernel: KernelPort
@@ -22,16 +23,6 @@ export interface ContractEnv {
   close(): Promise<void>
 }
 
-/** Seeded PRNG (mulberry32) so a failing order can be replayed with DP_SEED. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = Math.imul(a ^ (a >>> 15), 1 | a)
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export function shuffle<T>(items: readonly T[], random: () => number): T[] {
   const a = [...items]
