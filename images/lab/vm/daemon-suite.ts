@@ -1,7 +1,7 @@
 // The real edge daemon in the VM lab, where netem makes brownouts real: one boot of Debian's kernel runs
 // scenarios/daemon-voip.ts (VoIP moved by a jitter brownout and a loss burst on LTE, failback, guest
 // never in a tunnel) and, when asked, N timed jitter brownouts for `npm run bench failover`.
-// Used by test/images/lab/vm-daemon.test.ts and test/bench/failover.ts.
+// Used by test/images/lab/vm/daemon.test.ts and test/bench/failover.ts.
 import { defaultRunInVmDeps, runInVm, type RunInVmDeps, type VmRunResult } from './run-in-vm.js'
 import { parseChecks, type ScenarioCheck } from './scenario-checks.js'
 import { parseDaemonResult, percentile, type DaemonScenarioResult } from './scenarios/daemon-result.js'

@@ -1,7 +1,7 @@
 // GRE on a real kernel: one boot of Debian's kernel (the host kernel has no GRE) runs the real KernelPort
 // on GRE and ip6gre links (scenarios/gre-port.ts, in a throwaway namespace) and then the real edge daemon
 // with ERP over a plain GRE tunnel across MPLS to the lab hub (scenarios/gre-daemon.ts).
-// Used by test/images/lab/vm-gre.test.ts.
+// Used by test/images/lab/vm/gre.test.ts.
 import { DAEMON_MODULES } from './daemon-suite.js'
 import type { ScenarioSuite } from './vm-suite.js'
 

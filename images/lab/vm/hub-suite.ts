@@ -1,7 +1,7 @@
 // The hub mode on a real kernel: one boot of Debian's kernel (esp4, xfrm_interface: the host kernel has
 // neither) runs scenarios/hub-termination.ts — the real `sdwan-edge run` on a hub policy terminating two
 // tunnels of one edge, sticky replies per tunnel, the reflector through each, failover and fail-closed
-// for the data centre's own traffic, SIGHUP reload, SIGTERM. Used by test/images/lab/vm-hub.test.ts.
+// for the data centre's own traffic, SIGHUP reload, SIGTERM. Used by test/images/lab/vm/hub.test.ts.
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../lab-policy.js'
 import { BRANCH_MODULES, TUNNEL_MODULES, type ScenarioSuite } from './vm-suite.js'
 

@@ -1,7 +1,7 @@
 // The IPsec tunnels on kernel ESP in the VM lab: one boot of Debian's kernel runs scenarios/ipsec-kernel.ts
 // (an xfrm interface's life; the real daemon choosing kernel ESP by itself and steering POS through xfrm
 // interfaces with ESP only on the wire, failing over without leaking; gre-over-ipsec through the tunnel
-// manager). Used by test/images/lab/vm-ipsec.test.ts.
+// manager). Used by test/images/lab/vm/ipsec.test.ts.
 import { VM_SUITE_MODULES, type ScenarioSuite } from './vm-suite.js'
 
 /** The branch's and the tunnels' modules, and tun: the lab hub's responders run kernel-libipsec. */

@@ -1,6 +1,6 @@
 // The VM scenario suite: what the host kernel cannot show, proven in one boot of Debian's kernel —
 // GRE, kernel ESP over an xfrm interface, netem, and the retail branch with its provider profiles.
-// Used by `npm run lab:vm` and by test/images/lab/vm-suite.test.ts.
+// Used by `npm run lab:vm` and by test/images/lab/vm/suite.test.ts.
 import { join } from 'node:path'
 import { defaultRunInVmDeps, runInVm, type RunInVmDeps, type VmRunResult } from './run-in-vm.js'
 import { parseChecks, type ScenarioCheck } from './scenario-checks.js'

@@ -55,7 +55,7 @@ spokes:
   const { release } = await run('uname', ['-r']).then(r => ({ release: r.stdout.trim() }))
   const r = await runCli(ns, ['run', '--policy', policy, '--socket', join(dir, 'hub.sock'), '--state-dir', join(dir, 'state')])
   if (xfrm) {
-    // A kernel with xfrm interfaces (the VM lab's) is not refused; vm-hub.test.ts runs the hub there.
+    // A kernel with xfrm interfaces (the VM lab's) is not refused; test/images/lab/vm/hub.test.ts runs the hub there.
     t.notMatch(r.stderr, /cannot start the hub/, `kernel ${release} has xfrm interfaces: not refused for the kernel`)
     return
   }

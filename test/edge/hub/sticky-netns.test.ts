@@ -1,6 +1,6 @@
 // The hub plan's rules, routes and nft table on the real host kernel, in throwaway namespaces: a spoke
 // with two tunnels to the same LAN (veth pairs named swh1 and swh2 stand in for the xfrm interfaces,
-// which this kernel lacks; the VM lab runs the real ones in vm-hub.test.ts) pings a DC host through each.
+// which this kernel lacks; the VM lab runs the real ones in test/images/lab/vm/hub.test.ts) pings a DC host through each.
 // Each tunnel's replies leave by that tunnel although the hub's route to the spoke's LAN names swh1; with
 // the nft table removed, LTE's replies leave by swh1, so the counters can tell. Applying twice is a no-op.
 import { writeFileSync } from 'node:fs'

@@ -1,7 +1,7 @@
 // The IPsec backend at the edges of the daemon: `sdwan-edge run --ipsec-backend` (help, bad values refused
 // before anything starts) and the line `sdwan-edge status` shows. The choice itself is tested in
 // xfrm-interface.test.ts; the daemon picking kernel ESP on a kernel with xfrm interfaces in the VM lab
-// (test/images/lab/vm-ipsec.test.ts).
+// (test/images/lab/vm/ipsec.test.ts).
 import { join } from 'node:path'
 import t from 'tap'
 import { statusText, type StatusReport } from '../../../../edge/daemon/status.js'

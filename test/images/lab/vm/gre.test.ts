@@ -4,15 +4,15 @@
 // ERP (fail closed) when MPLS blacks out. The pure parts (nft watch, counters, hub commands) are tested
 // without the VM.
 import t from 'tap'
-import { GRE_MODULES, GRE_SUITE, GRE_SUITE_SCRIPT } from '../../../images/lab/vm/gre-suite.js'
-import { runSuite } from '../../../images/lab/vm/vm-suite.js'
-import { assertSuite } from './helpers/suite-checks.js'
-import { greWatchRuleset, parseGreWatch } from '../../../images/lab/vm/scenarios/gre-watch.js'
-import { HUB_GRE_DEVICE, hubGreCommands } from '../../../images/lab/hub-gre.js'
-import { LAB_GRE_TUNNEL, labPolicy } from '../../../images/lab/lab-policy.js'
-import { retailBranch } from '../../../images/lab/topology.js'
-import { parsePolicy } from '../../../edge/config/load.js'
-import { vmLabSkip } from './helpers/lab-capabilities.js'
+import { GRE_MODULES, GRE_SUITE, GRE_SUITE_SCRIPT } from '../../../../images/lab/vm/gre-suite.js'
+import { runSuite } from '../../../../images/lab/vm/vm-suite.js'
+import { assertSuite } from '../helpers/suite-checks.js'
+import { greWatchRuleset, parseGreWatch } from '../../../../images/lab/vm/scenarios/gre-watch.js'
+import { HUB_GRE_DEVICE, hubGreCommands } from '../../../../images/lab/hub-gre.js'
+import { LAB_GRE_TUNNEL, labPolicy } from '../../../../images/lab/lab-policy.js'
+import { retailBranch } from '../../../../images/lab/topology.js'
+import { parsePolicy } from '../../../../edge/config/load.js'
+import { vmLabSkip } from '../helpers/lab-capabilities.js'
 
 t.test('the lab policy with ERP over GRE: valid, ERP only on the tunnel, fail closed', async t => {
   const topo = retailBranch('g-')

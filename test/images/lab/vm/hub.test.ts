@@ -4,11 +4,11 @@
 // own traffic to the tunnel still up and drops it when none is (nothing in the clear), reloads on SIGHUP
 // and stops on SIGTERM. The lab policy is checked without the VM.
 import t from 'tap'
-import { parseHubPolicy } from '../../../edge/hub/load.js'
-import { HUB_LAB, HUB_SUITE, hubLabPolicy } from '../../../images/lab/vm/hub-suite.js'
-import { runSuite } from '../../../images/lab/vm/vm-suite.js'
-import { assertSuite } from './helpers/suite-checks.js'
-import { vmLabSkip } from './helpers/lab-capabilities.js'
+import { parseHubPolicy } from '../../../../edge/hub/load.js'
+import { HUB_LAB, HUB_SUITE, hubLabPolicy } from '../../../../images/lab/vm/hub-suite.js'
+import { runSuite } from '../../../../images/lab/vm/vm-suite.js'
+import { assertSuite } from '../helpers/suite-checks.js'
+import { vmLabSkip } from '../helpers/lab-capabilities.js'
 
 t.test("the lab hub's policies are valid hub policies, the second one with a third tunnel", async t => {
   const one = parseHubPolicy('lab-hub.yaml', hubLabPolicy('/lab/psk', 1), () => true)

@@ -3,15 +3,15 @@
 // with only ESP on the wire, failing over without cleartext, and gre-over-ipsec through the tunnel manager.
 // The pure parts (wire counters, link counters, the GRE-over-IPsec lab policy) are tested without the VM.
 import t from 'tap'
-import { parsePolicy } from '../../../edge/config/load.js'
-import { greLinks, ipsecConns } from '../../../edge/dataplane/tunnels.js'
-import { IPSEC_MODULES, IPSEC_SCRIPT, IPSEC_SUITE } from '../../../images/lab/vm/ipsec-suite.js'
-import { runSuite } from '../../../images/lab/vm/vm-suite.js'
-import { assertSuite } from './helpers/suite-checks.js'
-import { greIpsecPolicy } from '../../../images/lab/vm/scenarios/gre-ipsec.js'
-import { parseLinkCounters } from '../../../images/lab/link-counters.js'
-import { parseWireCounters, wireDelta, wireRuleset } from '../../../images/lab/vm/scenarios/wire-counters.js'
-import { vmLabSkip } from './helpers/lab-capabilities.js'
+import { parsePolicy } from '../../../../edge/config/load.js'
+import { greLinks, ipsecConns } from '../../../../edge/dataplane/tunnels.js'
+import { IPSEC_MODULES, IPSEC_SCRIPT, IPSEC_SUITE } from '../../../../images/lab/vm/ipsec-suite.js'
+import { runSuite } from '../../../../images/lab/vm/vm-suite.js'
+import { assertSuite } from '../helpers/suite-checks.js'
+import { greIpsecPolicy } from '../../../../images/lab/vm/scenarios/gre-ipsec.js'
+import { parseLinkCounters } from '../../../../images/lab/link-counters.js'
+import { parseWireCounters, wireDelta, wireRuleset } from '../../../../images/lab/vm/scenarios/wire-counters.js'
+import { vmLabSkip } from '../helpers/lab-capabilities.js'
 
 t.test('the wire counters: ESP in UDP told from IKE by the non-ESP marker, counted before impairments', async t => {
   const ruleset = wireRuleset(['10.20.0.0/16', '10.255.0.0/24'], 'wan-bb')
