@@ -14,7 +14,6 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { BranchTimeout, startBranch, type Branch, type Sink } from '../../branch.js'
 import { spawnCommandRunner } from '../../command-runner.js'
@@ -25,6 +24,7 @@ import type { StatusReport } from '../../../../edge/daemon/status.js'
 import { formatCheck } from '../scenario-checks.js'
 import { installGuestWatch } from './daemon-guest-watch.js'
 import { classMoves, firstMoveTo, parseDecisionLog, type DaemonScenarioResult, type DecisionRecord, type FailbackTiming, type MoveTiming } from './daemon-result.js'
+import { warmModuleCache } from './module-cache.js'
 
 const { values } = parseArgs({ options: { trials: { type: 'string' }, out: { type: 'string' } } })
 const TRIALS = Number(values.trials ?? 0)
@@ -289,21 +289,11 @@ async function trial(branch: Branch, sink: Sink, i: number, flows: LongRunningPr
   }
 }
 
-/**
- * Loads the whole CLI once, alone, so tsx's transform cache (in the guest's tmpfs /tmp) is full before
- * the daemon and four reflectors load the same modules at once: ~55 s cold under TCG, ~15 s warm.
- */
-async function warmModuleCache(): Promise<void> {
-  const started = Date.now()
-  const cli = fileURLToPath(new URL('../../../../edge/cli/bin.ts', import.meta.url))
-  const result = await run({ argv: [process.execPath, '--import', 'tsx', cli, '--help'] })
-  console.log(`module cache warmed in ${Date.now() - started} ms (sdwan-edge --help exit ${result.code})`)
-}
 
 const flows: LongRunningProcess[] = []
 let branch: Branch | undefined
 try {
-  await warmModuleCache()
+  await warmModuleCache(run)
   branch = await startBranch(
     { prefix: PREFIX, workDir, logLevel: 'info', policy: { intervalMs: SETTINGS.intervalMs, failover: { holdDownMs: SETTINGS.holdDownMs, failbackDelayMs: SETTINGS.failbackDelayMs, brownoutConfirmMs: SETTINGS.brownoutConfirmMs } } },
     { run, spawn: spawnLongRunning, sleep, now: branchClock },

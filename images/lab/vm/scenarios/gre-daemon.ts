@@ -12,7 +12,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { BranchTimeout, startBranch, type Branch, type Sink } from '../../branch.js'
 import { runChecked, spawnCommandRunner } from '../../command-runner.js'
 import { startHubGre, type HubGre } from '../../hub-gre.js'
@@ -25,6 +24,7 @@ import { tunnelDevice } from '../../../../edge/dataplane/layout.js'
 import { checkReporter } from '../scenario-checks.js'
 import { classMoves, parseDecisionLog, type DecisionRecord } from './daemon-result.js'
 import { greWatchRuleset, parseGreWatch, GRE_WATCH_TABLE, type GreWatchCounts } from './gre-watch.js'
+import { warmModuleCache } from './module-cache.js'
 
 const SETTINGS = { intervalMs: 100, holdDownMs: 1000, failbackDelayMs: 3000, brownoutConfirmMs: 1500 } as const
 const ERP_PORT = 7100
@@ -181,18 +181,12 @@ async function story(branch: Branch, hub: HubGre, flows: LongRunningProcess[]): 
   )
 }
 
-async function warmModuleCache(): Promise<void> {
-  const started = Date.now()
-  const cli = fileURLToPath(new URL('../../../../edge/cli/bin.ts', import.meta.url))
-  const result = await run({ argv: [process.execPath, '--import', 'tsx', cli, '--help'] })
-  console.log(`module cache warmed in ${Date.now() - started} ms (sdwan-edge --help exit ${result.code})`)
-}
 
 const flows: LongRunningProcess[] = []
 let branch: Branch | undefined
 let hub: HubGre | undefined
 try {
-  await warmModuleCache()
+  await warmModuleCache(run)
   branch = await startBranch(
     {
       prefix: PREFIX,

@@ -12,17 +12,13 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { CharonSupervisor } from '../../../../edge/dataplane/ipsec/charon-supervisor.js'
-import { nodeSpawnCharon } from '../../../../edge/dataplane/ipsec/node-spawn.js'
 import { renderTunnel } from '../../../../edge/dataplane/ipsec/tunnel-conn.js'
-import { ViciClient } from '../../../../edge/dataplane/vici/client.js'
-import { realTimers } from '../../../../edge/dataplane/vici/retry.js'
-import { unixSocketConnect } from '../../../../edge/dataplane/vici/unix-socket.js'
 import { runChecked, type CommandRunner } from '../../command-runner.js'
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../../lab-policy.js'
 import { lineSplitter, type LongRunningProcess, type SpawnLongRunning } from '../../long-running-process.js'
 import { linkCounters } from '../../link-counters.js'
 import { installWireCounters, readWireCounters, wireDelta, type WireCounters } from './wire-counters.js'
+import { startTestCharon, type TestCharon } from './test-charon.js'
 
 const CHILD = fileURLToPath(new URL('./gre-ipsec-edge.ts', import.meta.url))
 const NS = { edge: 'gix-e', provider: 'gix-p', hub: 'gix-h' } as const
@@ -89,25 +85,8 @@ async function hubGre(run: CommandRunner): Promise<void> {
   }
 }
 
-async function startHub(workDir: string, psk: string, log: string[]): Promise<{ supervisor: CharonSupervisor; client: ViciClient }> {
-  const supervisor = new CharonSupervisor(
-    {
-      name: 'gix-hub',
-      ipsec: 'kernel',
-      netns: NS.hub,
-      confPath: join(workDir, 'gix-hub.conf'),
-      viciSocketPath: join(workDir, 'gix-hub.vici'),
-      // ESP in UDP arrives on 4500, socket-default's NAT-T socket, the one it enables decapsulation on.
-      ikePort: 500,
-      natTPort: 4500,
-      routingTable: 220,
-      routingTablePrio: 220,
-      installRoutes: false,
-    },
-    { spawn: nodeSpawnCharon, writeFile: (p, text) => writeFile(p, text), connectVici: unixSocketConnect, timers: realTimers, now: () => performance.now(), env: process.env },
-    { onLog: line => void log.push(line) },
-  )
-  await supervisor.start()
+async function startHub(workDir: string, psk: string, log: string[]): Promise<TestCharon> {
+  const hub = await startTestCharon('gix-hub', NS.hub, workDir, { ikePort: 500, natTPort: 4500 }, log)
   const rendered = renderTunnel({
     name: 'gre-bb',
     local: { address: HUB.underlay, ikePort: 4500, id: HUB_ID },
@@ -121,10 +100,9 @@ async function startHub(workDir: string, psk: string, log: string[]): Promise<{ 
     // The hub's GRE must not leave in the clear either while no SA is up.
     startAction: 'trap',
   })
-  const client = await ViciClient.connect(unixSocketConnect(supervisor.instance.viciSocketPath))
-  for (const s of rendered.shared) await client.loadShared(s)
-  await client.loadConn(rendered.connName, rendered.loadConn)
-  return { supervisor, client }
+  for (const s of rendered.shared) await hub.client.loadShared(s)
+  await hub.client.loadConn(rendered.connName, rendered.loadConn)
+  return hub
 }
 
 interface EdgeChild {

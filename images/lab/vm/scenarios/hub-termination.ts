@@ -20,12 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { askControl } from '../../../../edge/daemon/control-socket.js'
-import { CharonSupervisor } from '../../../../edge/dataplane/ipsec/charon-supervisor.js'
-import { nodeSpawnCharon } from '../../../../edge/dataplane/ipsec/node-spawn.js'
 import { renderTunnel } from '../../../../edge/dataplane/ipsec/tunnel-conn.js'
-import { ViciClient } from '../../../../edge/dataplane/vici/client.js'
-import { realTimers } from '../../../../edge/dataplane/vici/retry.js'
-import { unixSocketConnect } from '../../../../edge/dataplane/vici/unix-socket.js'
 import type { HubStatus } from '../../../../edge/hub/status.js'
 import { runChecked, spawnCommandRunner } from '../../command-runner.js'
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../../lab-policy.js'
@@ -33,6 +28,8 @@ import { linkCounters } from '../../link-counters.js'
 import { lineSplitter, spawnLongRunning, type LongRunningProcess } from '../../long-running-process.js'
 import { HUB_LAB, hubLabPolicy } from '../hub-suite.js'
 import { checkReporter } from '../scenario-checks.js'
+import { startTestCharon, type TestCharon } from './test-charon.js'
+import { warmModuleCache } from './module-cache.js'
 
 const NS = { edge: 'hx-e', provider: 'hx-p', hub: 'hx-h', dc: 'hx-d' } as const
 const BIN = fileURLToPath(new URL('../../../../edge/cli/bin.ts', import.meta.url))
@@ -127,25 +124,8 @@ async function linkPackets(netns: string, device: string): Promise<{ rx: number;
   return { rx: c.rxPackets, tx: c.txPackets }
 }
 
-async function startEdgeCharon(workDir: string, log: string[]): Promise<{ supervisor: CharonSupervisor; client: ViciClient }> {
-  const supervisor = new CharonSupervisor(
-    {
-      name: 'hx-edge',
-      ipsec: 'kernel',
-      netns: NS.edge,
-      confPath: join(workDir, 'edge.conf'),
-      viciSocketPath: join(workDir, 'edge.vici'),
-      ikePort: EDGE_IKE_PORT,
-      natTPort: EDGE_IKE_PORT + 1,
-      routingTable: 220,
-      routingTablePrio: 220,
-      installRoutes: false,
-    },
-    { spawn: nodeSpawnCharon, writeFile: (p, text) => writeFile(p, text), connectVici: unixSocketConnect, timers: realTimers, now: () => performance.now(), env: process.env },
-    { onLog: line => void log.push(line) },
-  )
-  await supervisor.start()
-  const client = await ViciClient.connect(unixSocketConnect(supervisor.instance.viciSocketPath))
+async function startEdgeCharon(workDir: string, log: string[]): Promise<TestCharon> {
+  const edge = await startTestCharon('hx-edge', NS.edge, workDir, { ikePort: EDGE_IKE_PORT, natTPort: EDGE_IKE_PORT + 1 }, log)
   for (const [i, t] of HUB_LAB.tunnels.entries()) {
     const rendered = renderTunnel({
       name: t.name,
@@ -159,10 +139,10 @@ async function startEdgeCharon(workDir: string, log: string[]): Promise<{ superv
       dpdDelaySec: 2,
       ifId: 101 + i,
     })
-    for (const s of rendered.shared) await client.loadShared(s)
-    await client.loadConn(rendered.connName, rendered.loadConn)
+    for (const s of rendered.shared) await edge.client.loadShared(s)
+    await edge.client.loadConn(rendered.connName, rendered.loadConn)
   }
-  return { supervisor, client }
+  return edge
 }
 
 interface Hub {
@@ -239,6 +219,8 @@ const edgeLog: string[] = []
 let edge: Awaited<ReturnType<typeof startEdgeCharon>> | undefined
 let hub: Hub | undefined
 try {
+  // The hub and then the probe and status commands each start a node process under tsx.
+  await warmModuleCache(run)
   await writeFile(pskFile, `${PSK}\n`, { mode: 0o600 })
   await writeFile(policyFile, hubLabPolicy(pskFile, 1))
   await buildNamespaces()

@@ -28,6 +28,7 @@ import { greOverIpsecStory } from './gre-ipsec.js'
 import { linkCounters } from '../../link-counters.js'
 import { installWireCounters, readWireCounters, type WireCounters } from './wire-counters.js'
 import { checkXfrmLifecycle, type XfrmChildResult } from './xfrm-lifecycle.js'
+import { warmModuleCache } from './module-cache.js'
 
 const PREFIX = 'vmx-'
 /** Everything POS and the tunnels' probes carry: never on the internet uplinks' wire unencrypted. */
@@ -149,20 +150,13 @@ async function daemonStory(branch: Branch, flows: LongRunningProcess[]): Promise
   await branch.lab.restore('bb')
 }
 
-/** tsx's transform cache (guest tmpfs) filled once, alone, before the branch starts five node processes. */
-async function warmModuleCache(): Promise<void> {
-  const cli = fileURLToPath(new URL('../../../../edge/cli/bin.ts', import.meta.url))
-  const started = Date.now()
-  const result = await run({ argv: [process.execPath, '--import', 'tsx', cli, '--help'] })
-  console.log(`module cache warmed in ${Date.now() - started} ms (sdwan-edge --help exit ${result.code})`)
-}
 
 const workDir = await mkdtemp(join(tmpdir(), 'sdwan-vm-ipsec-'))
 const flows: LongRunningProcess[] = []
 let branch: Branch | undefined
 try {
   await xfrmLifecycle()
-  await warmModuleCache()
+  await warmModuleCache(run)
   try {
     branch = await startBranch(
       { prefix: PREFIX, workDir: join(workDir, 'branch'), logLevel: 'info', policy: { intervalMs: 100, failover: { holdDownMs: 1000, failbackDelayMs: 3000, brownoutConfirmMs: 1500 } } },
