@@ -16,6 +16,7 @@ import { HUB_LINK_PREFIX, HUB_NFT_TABLE } from './ownership.js'
 import { planHub, type HubPlan } from './plan.js'
 import type { HubPolicy } from './policy.js'
 import { hubStatus, type HubStatus } from './status.js'
+import { serialQueue } from '../serial-queue.js'
 
 export interface HubCharon {
   start(): Promise<unknown>
@@ -53,7 +54,7 @@ export class HubDaemon {
   private reflectorKey = ''
   private readonly since = new Map<string, number>()
   /** One change at a time: a reload and an SA event must not apply half of each other. */
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly serial = serialQueue()
 
   constructor(
     private policy: HubPolicy,
@@ -151,12 +152,6 @@ export class HubDaemon {
       for (const l of await this.deps.xfrm.list()) if (l.name.startsWith(HUB_LINK_PREFIX)) await this.deps.xfrm.remove(l.name)
       this.deps.log.info({}, 'hub state flushed')
     })
-  }
-
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work)
-    this.queue = run.catch(() => undefined)
-    return run
   }
 
   private async applyKernel(): Promise<void> {

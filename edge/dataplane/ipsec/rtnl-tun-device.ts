@@ -7,6 +7,7 @@ import { addressAddRequest, type Request } from '../rtnl/codec.js'
 import { errnoName } from '../rtnl/errno.js'
 import { RtnlTransport } from '../rtnl/transport.js'
 import { ANCHOR_ALIAS, TunDeviceError, tunNamesFromFdinfo, type TunAdoption, type TunDevicePort } from './tun-device.js'
+import { serialQueue } from '../../serial-queue.js'
 
 // linux/if_link.h
 const IFLA_INFO_KIND = 1
@@ -28,7 +29,7 @@ function bridgeInfo(): Buffer {
 export class RtnlTunDevicePort implements TunDevicePort {
   private readonly transport: RtnlTransport
   /** One socket: a dump and another request in flight together fail (EBUSY, torn multipart replies). */
-  private lock: Promise<unknown> = Promise.resolve()
+  private readonly serial = serialQueue()
 
   constructor(
     private readonly socket: RtNetlinkSocket = createRtNetlink(),
@@ -63,12 +64,6 @@ export class RtnlTunDevicePort implements TunDevicePort {
 
   close(): void {
     this.socket.socket.close()
-  }
-
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(work)
-    this.lock = run.catch(() => undefined)
-    return run
   }
 
   private async adoptNow(a: TunAdoption): Promise<void> {

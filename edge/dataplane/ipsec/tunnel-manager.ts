@@ -11,6 +11,7 @@ import { IpsecTunnel, type IpsecTunnelDeps, type TunnelState } from './ipsec-tun
 import { readTunnelCertificateFiles, type TunnelAuth } from './tunnel-conn.js'
 import { cancellableSleep, cappedBackoffMs } from '../vici/retry.js'
 import { authFiles, freeSlot, planTunnel, type TunnelPlanOptions } from './tunnel-plan.js'
+import { serialQueue } from '../../serial-queue.js'
 
 export interface TunnelManagerDeps extends IpsecTunnelDeps {
   /** The policy in force: tunnels, hubs, LAN segments and the device id shape each conn's plan. */
@@ -41,7 +42,7 @@ export class IpsecTunnelManager {
   private readonly retries = new Map<string, { cancel: () => void }>()
   /** The conns of the last set(), for retries. */
   private wanted = new Map<string, IpsecConn>()
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly serial = serialQueue()
   private swept = false
 
   constructor(
@@ -80,12 +81,6 @@ export class IpsecTunnelManager {
   /** Releases the netlink socket (it would keep the process alive); call after stop(). */
   close(): void {
     this.deps.devices.close()
-  }
-
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work)
-    this.queue = run.catch(() => undefined)
-    return run
   }
 
   private async converge(conns: readonly IpsecConn[]): Promise<void> {

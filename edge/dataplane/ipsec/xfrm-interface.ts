@@ -8,6 +8,7 @@ import { addressAddRequest, addressText, attrsOf, linkDeleteRequest, NLM_F_CREAT
 import { errnoName } from '../rtnl/errno.js'
 import { RtnlTransport } from '../rtnl/transport.js'
 import { BodyWriter, nlattr } from '../rtnl/wire.js'
+import { serialQueue } from '../../serial-queue.js'
 
 // linux/rtnetlink.h message types, linux/if_link.h attributes.
 const RTM_NEWLINK = 16
@@ -122,7 +123,7 @@ interface DumpedLink {
 export class XfrmInterfaces implements XfrmInterfacePort {
   private readonly transport: RtnlTransport
   /** One socket: a dump and another request in flight together fail (EBUSY, torn multipart replies). */
-  private lock: Promise<unknown> = Promise.resolve()
+  private readonly serial = serialQueue()
 
   constructor(private readonly socket: RtNetlinkSocket = createRtNetlink()) {
     this.transport = new RtnlTransport(socket.socket)
@@ -161,12 +162,6 @@ export class XfrmInterfaces implements XfrmInterfacePort {
 
   close(): void {
     this.socket.socket.close()
-  }
-
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(work)
-    this.lock = run.catch(() => undefined)
-    return run
   }
 
   private async ensureNow(spec: XfrmInterfaceSpec): Promise<void> {
