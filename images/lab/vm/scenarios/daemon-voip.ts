@@ -25,6 +25,7 @@ import { formatCheck } from '../scenario-checks.js'
 import { installGuestWatch } from './daemon-guest-watch.js'
 import { classMoves, firstMoveTo, parseDecisionLog, type DaemonScenarioResult, type DecisionRecord, type FailbackTiming, type MoveTiming } from './daemon-result.js'
 import { warmModuleCache } from './module-cache.js'
+import { pollStatus, STATUS_POLL_MS } from './poll-status.js'
 
 const { values } = parseArgs({ options: { trials: { type: 'string' }, out: { type: 'string' } } })
 const TRIALS = Number(values.trials ?? 0)
@@ -46,7 +47,6 @@ const GUEST_PORT = 7001
 // at TCG speed that is CPU the probes' timing would miss, so flows are sparser than real RTP.
 const FLOW_INTERVAL_MS = 50
 const GUEST_INTERVAL_MS = 200
-const POLL_MS = 500
 const MOVE_TIMEOUT_MS = 20_000
 const PREFIX = 'vmd-'
 const DIRECT_PATHS = ['bb', 'lte', 'mpls']
@@ -115,25 +115,13 @@ const figure = (ms: number | null) => (ms === null ? 'never' : `${ms} ms`)
 const moveDetail = (m: MoveTiming) =>
   `re-steer ${figure(m.reSteerMs)}, first VoIP packet via bb ${figure(m.firstPacketMs)} after the impairment started (applying it took ${figure(m.applyMs)}); reason: ${m.reason ?? '(none logged)'}`
 
-/**
- * Polls the daemon's status every POLL_MS (branch.waitForStatus asks every 50 ms, which under TCG is load
- * the probes' timing would feel). Resolves with the first report that satisfies, or the last one seen.
- */
-async function pollStatus(branch: Branch, predicate: (s: StatusReport) => boolean, timeoutMs: number): Promise<{ met: boolean; last: StatusReport }> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const last = await branch.status()
-    if (predicate(last) || Date.now() >= until) return { met: predicate(last), last }
-    await sleep(POLL_MS)
-  }
-}
 
 /** Waits for the direct paths VoIP and guest use (not POS's tunnels), then briefly for the rest. */
 async function waitReady(branch: Branch): Promise<StatusReport> {
   const directUp = (s: StatusReport) => !s.warmingUp && DIRECT_PATHS.every(n => s.paths.find(p => p.name === n)?.state === 'up')
-  const direct = await pollStatus(branch, directUp, 180_000)
+  const direct = await pollStatus(() => branch.status(), directUp, 180_000)
   if (!direct.met) throw new BranchTimeout(`bb, lte and mpls not all up within 180 s: ${direct.last.paths.map(p => `${p.name} ${p.state} (${p.reason})`).join(', ')}`)
-  return (await pollStatus(branch, s => directUp(s) && s.paths.every(p => p.state === 'up'), 20_000)).last
+  return (await pollStatus(() => branch.status(), s => directUp(s) && s.paths.every(p => p.state === 'up'), 20_000)).last
 }
 
 /** Until VoIP is on LTE and both its paths are well inside the SLA, so an impairment starts from calm. */
@@ -143,7 +131,7 @@ async function calm(branch: Branch): Promise<string> {
       const p = s.paths.find(x => x.name === n)
       return p?.state === 'up' && (p.jitterMs ?? Infinity) < 15 && (p.lossPct ?? Infinity) === 0
     })
-  const { met, last } = await pollStatus(branch, quiet, 15_000)
+  const { met, last } = await pollStatus(() => branch.status(), quiet, 15_000)
   return met ? 'calm' : `not calm after 15 s: ${last.paths.filter(p => p.name === 'lte' || p.name === 'bb').map(p => `${p.name} ${p.state} jitter ${p.jitterMs} ms loss ${p.lossPct} %`).join(', ')}`
 }
 
@@ -272,7 +260,7 @@ async function trial(branch: Branch, sink: Sink, i: number, flows: LongRunningPr
   const until = Date.now() + 60_000
   while ((await voipPath()) !== 'lte') {
     if (Date.now() > until) throw new BranchTimeout(`VoIP not back on LTE within 60 s before trial ${i}`)
-    await sleep(POLL_MS)
+    await sleep(STATUS_POLL_MS)
   }
   const tag = `T${i}`
   const mark = sink.arrivals.length

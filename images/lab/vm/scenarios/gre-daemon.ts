@@ -25,11 +25,11 @@ import { checkReporter } from '../scenario-checks.js'
 import { classMoves, parseDecisionLog, type DecisionRecord } from './daemon-result.js'
 import { greWatchRuleset, parseGreWatch, GRE_WATCH_TABLE, type GreWatchCounts } from './gre-watch.js'
 import { warmModuleCache } from './module-cache.js'
+import { pollStatus } from './poll-status.js'
 
 const SETTINGS = { intervalMs: 100, holdDownMs: 1000, failbackDelayMs: 3000, brownoutConfirmMs: 1500 } as const
 const ERP_PORT = 7100
 const FLOW_INTERVAL_MS = 100
-const POLL_MS = 500
 const PREFIX = 'vmg-'
 const EDGE_DEVICE = tunnelDevice(LAB_GRE_TUNNEL.name)
 // As in daemon-voip.ts, the branch's own deadlines run on a clock TCG_SLOWDOWN times slower; this scenario
@@ -51,14 +51,6 @@ const workDir = await mkdtemp(join(tmpdir(), 'sdwan-vm-gre-'))
 const decisionFile = join(workDir, 'state/decisions.jsonl')
 const readDecisions = async (): Promise<DecisionRecord[]> => parseDecisionLog(await readFile(decisionFile, 'utf8').catch(() => ''))
 
-async function pollStatus(branch: Branch, predicate: (s: StatusReport) => boolean, timeoutMs: number): Promise<{ met: boolean; last: StatusReport }> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const last = await branch.status()
-    if (predicate(last) || Date.now() >= until) return { met: predicate(last), last }
-    await sleep(POLL_MS)
-  }
-}
 
 /** The first ERP re-steer logged at or after `afterMs` whose new paths satisfy `to`. */
 async function waitForErp(to: (paths: readonly string[]) => boolean, afterMs: number, timeoutMs: number): Promise<DecisionRecord | null> {
@@ -98,7 +90,7 @@ async function story(branch: Branch, hub: HubGre, flows: LongRunningProcess[]): 
   // Up, and within ERP's SLA (loss ≤ 2 %): the reflector behind the tunnel starts after the daemon, so the
   // window first holds the probes it missed.
   const settled = (s: StatusReport) => !s.warmingUp && grePath(s)?.state === 'up' && (grePath(s)?.lossPct ?? 100) <= 2 && erp(s).active[0] === LAB_GRE_TUNNEL.name
-  const up = await pollStatus(branch, settled, 180_000)
+  const up = await pollStatus(() => branch.status(), settled, 180_000)
   const path = grePath(up.last)
   const probed = await hub.counters()
   report(

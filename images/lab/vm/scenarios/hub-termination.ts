@@ -30,6 +30,7 @@ import { HUB_LAB, hubLabPolicy } from '../hub-suite.js'
 import { checkReporter } from '../scenario-checks.js'
 import { startTestCharon, type TestCharon } from './test-charon.js'
 import { warmModuleCache } from './module-cache.js'
+import { pollStatus } from './poll-status.js'
 
 const NS = { edge: 'hx-e', provider: 'hx-p', hub: 'hx-h', dc: 'hx-d' } as const
 const BIN = fileURLToPath(new URL('../../../../edge/cli/bin.ts', import.meta.url))
@@ -180,14 +181,6 @@ function startHub(workDir: string, policyFile: string): Hub {
   }
 }
 
-async function pollStatus(hub: Hub, predicate: (s: HubStatus) => boolean, timeoutMs: number): Promise<{ met: boolean; last: HubStatus }> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const last = await hub.status()
-    if (predicate(last) || Date.now() >= until) return { met: predicate(last), last }
-    await sleep(500)
-  }
-}
 
 const upCount = (s: HubStatus): number => s.tunnels.filter(t => t.state === 'up').length
 const tunnelsLine = (s: HubStatus): string => s.tunnels.map(t => `${t.tunnel} ${t.state}`).join(', ')
@@ -225,7 +218,9 @@ try {
   await writeFile(policyFile, hubLabPolicy(pskFile, 1))
   await buildNamespaces()
 
-  hub = startHub(workDir, policyFile)
+  // A const of its own, for the status closures below (`hub` is reassigned when the hub stops).
+  const running = startHub(workDir, policyFile)
+  hub = running
   const started = await hub.waitForLog(/"msg":"hub started"|cannot start the hub|start-up failed/, 180_000)
   const links = started ? await sh('ip', '-n', NS.hub, '-d', '-o', 'link', 'show', 'type', 'xfrm') : ''
   const rules = started ? await sh('ip', '-n', NS.hub, 'rule') : ''
@@ -240,7 +235,7 @@ try {
 
   edge = await startEdgeCharon(workDir, edgeLog)
   for (const t of HUB_LAB.tunnels) await edge.client.initiate({ child: t.name, ike: t.name, timeoutMs: 60_000 })
-  const both = await pollStatus(hub, s => upCount(s) === 2, 60_000)
+  const both = await pollStatus(() => running.status(), s => upCount(s) === 2, 60_000)
   const text = await run({ argv: [process.execPath, '--import', 'tsx', BIN, 'status', '--socket', hub.socket] })
   report('hub-tunnels-up', both.met && /2 of 2 spoke tunnels up/.test(text.stdout), `${tunnelsLine(both.last)}; status: ${text.stdout.split('\n')[0]}`)
 
@@ -275,7 +270,7 @@ try {
   report('hub-esp-only', wire.clear === 0 && wire.espInUdp >= 4 * PINGS, `provider forwarded ${wire.espInUdp} ESP-in-UDP packets, ${wire.clear} cleartext packets of the LAN, DC or inner prefixes`)
 
   await edge.client.terminate({ ike: HUB_LAB.tunnels[0].name, timeoutMs: 20_000 })
-  const oneDown = await pollStatus(hub, s => s.tunnels.find(t => t.tunnel === 'dc1-bb')?.state === 'down' && upCount(s) === 1, 60_000)
+  const oneDown = await pollStatus(() => running.status(), s => s.tunnels.find(t => t.tunnel === 'dc1-bb')?.state === 'down' && upCount(s) === 1, 60_000)
   await sleep(500)
   const f0 = await hubCounters()
   const fromDc = await ping(NS.dc, [HUB_LAB.edge.lan])
@@ -287,7 +282,7 @@ try {
   )
 
   await edge.client.terminate({ ike: HUB_LAB.tunnels[1].name, timeoutMs: 20_000 })
-  const allDown = await pollStatus(hub, s => upCount(s) === 0, 60_000)
+  const allDown = await pollStatus(() => running.status(), s => upCount(s) === 0, 60_000)
   const w0 = await readWire()
   const lost = await ping(NS.dc, [HUB_LAB.edge.lan])
   const routes = await sh('ip', '-n', NS.hub, 'route', 'show', 'table', '2000')

@@ -29,6 +29,7 @@ import { linkCounters } from '../../link-counters.js'
 import { installWireCounters, readWireCounters, type WireCounters } from './wire-counters.js'
 import { checkXfrmLifecycle, type XfrmChildResult } from './xfrm-lifecycle.js'
 import { warmModuleCache } from './module-cache.js'
+import { pollStatus } from './poll-status.js'
 
 const PREFIX = 'vmx-'
 /** Everything POS and the tunnels' probes carry: never on the internet uplinks' wire unencrypted. */
@@ -76,14 +77,6 @@ async function xfrmLifecycle(): Promise<void> {
   }
 }
 
-async function pollStatus(branch: Branch, predicate: (s: StatusReport) => boolean, timeoutMs: number): Promise<{ met: boolean; last: StatusReport }> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const last = await branch.status()
-    if (predicate(last) || Date.now() >= until) return { met: predicate(last), last }
-    await sleep(500)
-  }
-}
 
 const pos = (s: StatusReport) => s.classes.find(c => c.name === 'pos')
 const paths = (s: StatusReport) => s.paths.map(p => `${p.name} ${p.state}${p.state === 'up' ? '' : ` (${p.reason})`}`).join(', ')
@@ -101,7 +94,7 @@ async function window(branch: Branch, sink: Sink): Promise<{ arrived: number; bb
 
 async function daemonStory(branch: Branch, flows: LongRunningProcess[]): Promise<void> {
   const { namespaces, addresses } = branch.lab.topology
-  const ready = await pollStatus(branch, s => pos(s)?.active[0] === 'dc1-bb' && ['dc1-bb', 'dc1-lte'].every(n => s.paths.find(p => p.name === n)?.state === 'up'), 180_000)
+  const ready = await pollStatus(() => branch.status(), s => pos(s)?.active[0] === 'dc1-bb' && ['dc1-bb', 'dc1-lte'].every(n => s.paths.find(p => p.name === n)?.state === 'up'), 180_000)
   const [bbLink, lteLink] = await Promise.all([linkCounters(run, namespaces.edge, 'sw-dc1-bb'), linkCounters(run, namespaces.edge, 'sw-dc1-lte')])
   const mtus = await run({ argv: ['ip', '-n', namespaces.edge, '-o', 'link', 'show', 'type', 'xfrm'] })
   const xfrmMtus = [...mtus.stdout.matchAll(/: (sw-[\w-]+)(?:@\S+)?: .* mtu (\d+)/g)].map(m => `${m[1]} mtu ${m[2]}`)
@@ -131,9 +124,9 @@ async function daemonStory(branch: Branch, flows: LongRunningProcess[]): Promise
 
   const blackoutAt = Date.now()
   await branch.lab.impair('bb', { kind: 'blackout' })
-  const moved = await pollStatus(branch, s => pos(s)?.active[0] === 'dc1-lte', 60_000)
+  const moved = await pollStatus(() => branch.status(), s => pos(s)?.active[0] === 'dc1-lte', 60_000)
   const movedMs = Date.now() - blackoutAt
-  const down = await pollStatus(branch, s => s.paths.find(p => p.name === 'dc1-bb')?.state === 'down', 30_000)
+  const down = await pollStatus(() => branch.status(), s => s.paths.find(p => p.name === 'dc1-bb')?.state === 'down', 30_000)
   const onLte = await window(branch, sink)
   report(
     'ipsec-failover',
