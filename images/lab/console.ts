@@ -26,7 +26,7 @@ export function parseConsoleLine(line: string): { kind: 'impair'; provider: Prov
     case 'carrier-loss':
       return { kind: 'impair', provider: p, impairment: { kind: what } }
     case 'loss':
-      return n > 0 && n <= 100 ? { kind: 'impair', provider: p, impairment: { kind: 'loss', percent: n } } : { kind: 'error', message: 'loss takes a percentage, 1 to 100' }
+      return n > 0 && n <= 100 ? { kind: 'impair', provider: p, impairment: { kind: 'loss', percent: n } } : { kind: 'error', message: 'loss takes a percentage above 0, at most 100 (e.g. 0.5)' }
     case 'delay':
       return n > 0 ? { kind: 'impair', provider: p, impairment: { kind: 'delay', rttMs: n } } : { kind: 'error', message: 'delay takes a round-trip time in ms' }
     case 'jitter':

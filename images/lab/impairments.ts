@@ -63,10 +63,12 @@ export function impairmentSteps(topology: Topology, provider: ProviderName, impa
     case 'blackout':
       return nftSteps(topology, provider, 'blackout', ['drop'])
     case 'loss': {
-      const percent = Math.round(impairment.percent)
+      const percent = impairment.percent
       if (!(percent >= 0 && percent <= 100)) throw new ImpairmentError(`loss on ${provider}: ${impairment.percent}% is not within 0..100`)
-      // numgen's modulus caps the comparison at 99: 100% is a plain drop, 0% no rule at all.
-      const rule = percent >= 100 ? ['drop'] : percent === 0 ? [] : [`numgen random mod 100 < ${percent} drop`]
+      // In hundredths of a percent, so a noisy link's 0.3 % is 0.3 % and not rounded to 0 or 1 %.
+      // numgen's modulus caps the comparison below 100 %: 100 % is a plain drop, 0 % no rule at all.
+      const basisPoints = Math.round(percent * 100)
+      const rule = basisPoints >= 10_000 ? ['drop'] : basisPoints === 0 ? [] : [`numgen random mod 10000 < ${basisPoints} drop`]
       return nftSteps(topology, provider, `${percent}% loss`, rule)
     }
     case 'carrier-loss':

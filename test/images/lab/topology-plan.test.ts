@@ -78,7 +78,8 @@ t.test('impairments as commands', async t => {
     'flush chain inet sdwan_lab impair\nadd rule inet sdwan_lab impair drop\n',
   ])
   t.same(impairmentSteps(topology, 'bb', { kind: 'blackout' })[0]?.request.argv, ['ip', 'netns', 'exec', 'tp1-bb', 'nft', '-f', '-'])
-  t.match(inputs(impairmentSteps(topology, 'lte', { kind: 'loss', percent: 30 })), [/numgen random mod 100 < 30 drop/])
+  t.match(inputs(impairmentSteps(topology, 'lte', { kind: 'loss', percent: 30 })), [/numgen random mod 10000 < 3000 drop/])
+  t.match(inputs(impairmentSteps(topology, 'lte', { kind: 'loss', percent: 0.35 })), [/numgen random mod 10000 < 35 drop/], 'fractions of a percent are kept')
   t.match(inputs(impairmentSteps(topology, 'lte', { kind: 'loss', percent: 100 })), [/impair drop\n$/])
   t.same(inputs(impairmentSteps(topology, 'lte', { kind: 'loss', percent: 0 })), ['flush chain inet sdwan_lab impair\n'])
   t.throws(() => impairmentSteps(topology, 'lte', { kind: 'loss', percent: 150 }), { name: 'ImpairmentError' })
