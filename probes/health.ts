@@ -8,13 +8,13 @@
 //            timeout has expired, so a dead path is seen in ≈ downAfterMisses × intervalMs rather than
 //            timeoutMs + that. `now` must be on the metrics' clock (probes/clock.ts monotonicMs).
 //  (stays down) until `upAfterReplies` consecutive replies have arrived (hysteresis against flapping).
-//  degraded  a brownout: a windowed threshold exceeded (average RTT > latencyMs, recent jitter >
-//            jitterMs, loss > lossPct; jitter as judgedJitterMs says). To leave degraded, every figure
-//            must fall below 90 % of its threshold (jitter: the recent and the RFC 3550 figure both),
-//            so a path hovering at a threshold does not flap.
+//  degraded  a brownout: a threshold exceeded (recent RTT > latencyMs, recent jitter > jitterMs, loss
+//            confidently > lossPct; as judgedRttMs, judgedJitterMs and judgedLossPct say). To leave
+//            degraded, every figure must fall below 90 % of its threshold, judged as those functions
+//            judge clearing, so a path hovering at a threshold does not flap.
 //  up        otherwise.
 // `since` is when the current state began (kept from `prev` while the state holds).
-import { judgedJitterMs, type PathMetrics } from './metrics/path-metrics.js'
+import { judgedJitterMs, judgedLossPct, judgedRttMs, lossFigures, type PathMetrics } from './metrics/path-metrics.js'
 import type { ProbeSettings, BrownoutThresholds } from './settings.js'
 
 export type PathState = 'up' | 'degraded' | 'down'
@@ -77,15 +77,18 @@ function brownoutReasons(m: PathMetrics, t: BrownoutThresholds, factor: number):
   const reasons: string[] = []
   const bound = (limit: number): number => limit * factor
   const unit = factor === 1 ? '' : ` (${Math.round(factor * 100)}% of limit)`
-  if (t.latencyMs !== undefined && m.rtt !== null && m.rtt.avgMs > bound(t.latencyMs)) {
-    reasons.push(`latency ${round(m.rtt.avgMs)} ms > ${round(bound(t.latencyMs))} ms${unit}`)
+  const clearing = factor !== 1
+  const rtt = judgedRttMs(m, clearing)
+  if (t.latencyMs !== undefined && rtt !== null && rtt > bound(t.latencyMs)) {
+    reasons.push(`latency ${round(rtt)} ms > ${round(bound(t.latencyMs))} ms${unit}`)
   }
-  const jitter = judgedJitterMs(m, factor !== 1)
+  const jitter = judgedJitterMs(m, clearing)
   if (t.jitterMs !== undefined && jitter > bound(t.jitterMs)) {
     reasons.push(`jitter ${round(jitter)} ms > ${round(bound(t.jitterMs))} ms${unit}`)
   }
-  if (t.lossPct !== undefined && m.lossPct > bound(t.lossPct)) {
-    reasons.push(`loss ${round(m.lossPct)}% > ${round(bound(t.lossPct))}%${unit}`)
+  const loss = judgedLossPct(m, clearing)
+  if (t.lossPct !== undefined && loss > bound(t.lossPct)) {
+    reasons.push(`loss ${clearing ? '' : 'at least '}${round(loss)}% > ${round(bound(t.lossPct))}%${unit} (${lossFigures(m)})`)
   }
   return reasons
 }

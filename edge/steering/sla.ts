@@ -1,10 +1,11 @@
 // Does a path meet a class's SLA right now? Pure. Hysteresis: a path that broke the SLA counts as
 // breaking it until every figure is back under 90 % of its limit (the same recovery factor path health
 // uses for brownouts), so a path whose windowed figures hover at a threshold does not toggle.
-// Jitter is judged on the recent jitter (the last ten reply pairs) so a jitter brownout is seen within
-// about a second; clearing it needs RFC 3550's smoothed jitter under the bound too (judgedJitterMs).
+// RTT and jitter are judged on their recent figures (the last ten replies) so a delay or jitter brownout
+// is seen within about a second; clearing needs the longer figures under the bound too (judgedRttMs,
+// judgedJitterMs). Loss is judged with confidence over the window and the last minute (judgedLossPct).
 import { BROWNOUT_RECOVERY_FACTOR, type PathHealth } from '../../probes/health.js'
-import { judgedJitterMs, type PathMetrics } from '../../probes/metrics/path-metrics.js'
+import { judgedJitterMs, judgedLossPct, judgedRttMs, lossFigures, type PathMetrics } from '../../probes/metrics/path-metrics.js'
 import type { Sla } from '../config/policy.js'
 
 const fmt = (x: number): string => String(Math.round(x * 10) / 10)
@@ -13,15 +14,18 @@ const fmt = (x: number): string => String(Math.round(x * 10) / 10)
 export function slaBreaches(sla: Sla, m: PathMetrics | null, factor = 1): string[] {
   if (!m) return []
   const out: string[] = []
-  if (sla.maxLatencyMs !== undefined && m.rtt && m.rtt.avgMs > sla.maxLatencyMs * factor) {
-    out.push(`rtt ${fmt(m.rtt.avgMs)} ms > ${fmt(sla.maxLatencyMs * factor)} ms`)
+  const clearing = factor !== 1
+  const rtt = judgedRttMs(m, clearing)
+  if (sla.maxLatencyMs !== undefined && rtt !== null && rtt > sla.maxLatencyMs * factor) {
+    out.push(`rtt ${fmt(rtt)} ms > ${fmt(sla.maxLatencyMs * factor)} ms`)
   }
-  const jitter = judgedJitterMs(m, factor !== 1)
+  const jitter = judgedJitterMs(m, clearing)
   if (sla.maxJitterMs !== undefined && jitter > sla.maxJitterMs * factor) {
     out.push(`jitter ${fmt(jitter)} ms > ${fmt(sla.maxJitterMs * factor)} ms`)
   }
-  if (sla.maxLossPct !== undefined && m.lossPct > sla.maxLossPct * factor) {
-    out.push(`loss ${fmt(m.lossPct)} % > ${fmt(sla.maxLossPct * factor)} %`)
+  const loss = judgedLossPct(m, clearing)
+  if (sla.maxLossPct !== undefined && loss > sla.maxLossPct * factor) {
+    out.push(`loss ${clearing ? '' : 'at least '}${fmt(loss)} % > ${fmt(sla.maxLossPct * factor)} % (${lossFigures(m)})`)
   }
   // MOS is better when higher: the recovery bound sits above the minimum by the same margin.
   if (sla.minMos !== undefined && m.mos !== null && m.mos < Math.min(4.5, sla.minMos / factor)) {

@@ -1,8 +1,8 @@
 // One snapshot of a path's measurements over its sliding window: the `PathMetrics` the engine emits and
 // `pathHealth` judges. Pure: computed from a ProbeWindow and the caller's `now`.
-import { summarizeRtt, type RttSummary } from './stats.js'
+import { summarizeRtt, wilsonLowerPct, type RttSummary } from './stats.js'
 import { estimateMos } from './mos.js'
-import type { ProbeWindow } from './window.js'
+import { RECENT_JITTER_PAIRS, type ProbeWindow } from './window.js'
 
 export interface PathMetrics {
   readonly pathId: string
@@ -24,8 +24,19 @@ export interface PathMetrics {
   readonly lossPct: number
   /** Of `lost`, the probes lost in outage runs, left out of lossPct. */
   readonly outageLost: number
+  /**
+   * Loss over the loss horizon (window.ts LOSS_HORIZON_MS: the window and the probes before it sent in the
+   * last minute), outage runs left out as for lossPct: `lost` of `settled`.
+   */
+  readonly lossHorizon: { readonly lost: number; readonly settled: number }
   /** RTT over the window's on-time replies; null when there are none. */
   readonly rtt: RttSummary | null
+  /**
+   * Mean RTT of the newest RECENT_JITTER_PAIRS on-time replies (send order): a delay step shows in it
+   * within a second at 100 ms probes, where the window's average needs most of the window. Null when the
+   * window has no reply.
+   */
+  readonly recentRttMs: number | null
   /** RFC 3550 §6.4.1 interarrival jitter of RTT (running estimator, gain 1/16). */
   readonly jitterMs: number
   /**
@@ -64,6 +75,46 @@ export function judgedJitterMs(m: Pick<PathMetrics, 'jitterMs' | 'recentJitterMs
 }
 
 /**
+ * The RTT a latency SLA or brownout threshold is judged against, the same way as jitter: a breach is the
+ * recent mean over the limit; clearing needs the recent mean and the window's average both under the
+ * bound. Null without replies.
+ */
+export function judgedRttMs(m: Pick<PathMetrics, 'rtt' | 'recentRttMs'>, clearing: boolean): number | null {
+  if (m.rtt === null || m.recentRttMs === null) return null
+  return clearing ? Math.max(m.recentRttMs, m.rtt.avgMs) : m.recentRttMs
+}
+
+/**
+ * Confidence (as a normal quantile) a loss breach needs. A loss SLA of about a percent is a handful of
+ * probes in a window of a hundred, so the window's loss figure alone swings across the limit on a link
+ * that meets it: 0.8 % round trip puts two or more losses (over 1 %) in 19 % of windows. A breach needs
+ * the loss to be over the limit with confidence instead — Wilson's lower bound over the limit — on either
+ * span: the window (quick to see a heavy brownout: 5 of 100 probes against 1 %) or the loss horizon
+ * (the last minute: a mild but lasting breach, 2 % or so, within about a minute). The window is judged
+ * some twelve times as often per minute as the horizon, so it needs the stricter bound for the same
+ * chance of a false breach: 99.9 % against 99 %.
+ */
+export const WINDOW_LOSS_Z = 3.09
+export const HORIZON_LOSS_Z = 2.326
+
+/**
+ * The loss (percent) a loss SLA or brownout threshold is judged against. A breach: the larger of the two
+ * spans' lower confidence bounds. Clearing (judged at the recovery factor) needs the window's own figure
+ * under the bound, and the horizon no longer confidently over it, so a path comes back once its recent
+ * probes are clean and the last minute does not speak against it.
+ */
+export function judgedLossPct(m: Pick<PathMetrics, 'lost' | 'outageLost' | 'settled' | 'lossPct' | 'lossHorizon'>, clearing: boolean): number {
+  const horizon = wilsonLowerPct(m.lossHorizon.lost, m.lossHorizon.settled, HORIZON_LOSS_Z)
+  if (clearing) return Math.max(m.lossPct, horizon)
+  return Math.max(wilsonLowerPct(m.lost - m.outageLost, m.settled - m.outageLost, WINDOW_LOSS_Z), horizon)
+}
+
+/** The counts behind a loss verdict, for its reason: the window's and the horizon's. */
+export function lossFigures(m: Pick<PathMetrics, 'lost' | 'outageLost' | 'settled' | 'lossHorizon'>): string {
+  return `lost ${m.lost - m.outageLost} of the last ${m.settled - m.outageLost} probes, ${m.lossHorizon.lost} of ${m.lossHorizon.settled} in the last minute`
+}
+
+/**
  * `outageMisses`: runs of at least this many probes lost in a row are an outage, left out of lossPct (the
  * daemon passes its downAfterMisses); absent, every loss counts (one-shot measurements).
  */
@@ -97,6 +148,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     }
   }
   endRun()
+  const lossHorizon = horizonLoss(window, outageMisses)
   let ipdvSum = 0
   let ipdvMax = 0
   let ipdvPairs = 0
@@ -132,6 +184,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
   const judged = settled - outageLost
   const lossPct = judged === 0 ? 0 : ((lost - outageLost) / judged) * 100
   const rtt = summarizeRtt(rtts)
+  const recent = rtts.slice(-RECENT_JITTER_PAIRS)
   return {
     pathId,
     at: now,
@@ -143,7 +196,9 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     reordered,
     lossPct,
     outageLost,
+    lossHorizon,
     rtt,
+    recentRttMs: recent.length === 0 ? null : recent.reduce((a, b) => a + b, 0) / recent.length,
     jitterMs: window.jitterMs,
     recentJitterMs: window.recentJitterMs,
     ipdv: ipdvPairs === 0 ? null : { meanAbsMs: ipdvSum / ipdvPairs, maxAbsMs: ipdvMax },
@@ -155,4 +210,26 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     totalSent: window.totalSent,
     totalReceived: window.totalReceived,
   }
+}
+
+/** Loss over the probes that left the window within the horizon and the window's own, outages left out. */
+function horizonLoss(window: ProbeWindow, outageMisses: number | undefined): { lost: number; settled: number } {
+  let lost = 0
+  let settled = 0
+  let run = 0
+  const outcome = (isLost: boolean): void => {
+    settled++
+    if (isLost) {
+      run++
+      return
+    }
+    if (outageMisses === undefined || run < outageMisses) lost += run
+    else settled -= run
+    run = 0
+  }
+  window.forEachPastOutcome(outcome)
+  for (const r of window.records()) if (r.state !== 'pending') outcome(r.state !== 'received')
+  if (outageMisses === undefined || run < outageMisses) lost += run
+  else settled -= run
+  return { lost, settled }
 }

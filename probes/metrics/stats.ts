@@ -31,3 +31,18 @@ export function summarizeRtt(samples: readonly number[]): RttSummary | null {
     p99Ms: percentile(sorted, 99),
   }
 }
+
+/**
+ * The Wilson score interval's lower bound for a proportion, in percent: with `k` of `n` trials lost, the
+ * true loss is at least this with the one-sided confidence `z` stands for (1.645: 95 %, 2.326: 99 %,
+ * 3.09: 99.9 %). Unlike the normal approximation it stays within [0, 100] and is sound for the few losses
+ * a loss SLA of a percent or so is judged on. 0 with no trials.
+ */
+export function wilsonLowerPct(k: number, n: number, z: number): number {
+  if (n <= 0 || k <= 0) return 0
+  const p = k / n
+  const z2n = (z * z) / n
+  const centre = p + z2n / 2
+  const spread = z * Math.sqrt((p * (1 - p)) / n + z2n / (4 * n))
+  return Math.max(0, ((centre - spread) / (1 + z2n)) * 100)
+}

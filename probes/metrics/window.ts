@@ -28,6 +28,13 @@ export type ReplyKind = 'reply' | 'late' | 'duplicate' | 'unknown'
  */
 export const RECENT_JITTER_PAIRS = 10
 
+/**
+ * How far back the window keeps the outcomes of probes that have left it, for loss judged over a longer
+ * span than the window (path-metrics.ts judgedLossPct): a loss SLA of about a percent needs hundreds of
+ * probes to tell a link just inside it from one just outside.
+ */
+export const LOSS_HORIZON_MS = 60_000
+
 /** a < b in u32 serial-number arithmetic. */
 export function seqBefore(a: number, b: number): boolean {
   const d = (b - a) >>> 0
@@ -50,8 +57,15 @@ export class ProbeWindow {
   #lastSentAt: number | null = null
   #totalSent = 0
   #totalReceived = 0
+  /** Settled probes that left the window within horizonMs of the newest sent, oldest first from #pastHead. */
+  readonly #pastSentAt: number[] = []
+  readonly #pastLost: boolean[] = []
+  #pastHead = 0
 
-  constructor(capacity: number) {
+  constructor(
+    capacity: number,
+    readonly horizonMs = LOSS_HORIZON_MS,
+  ) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`window capacity ${capacity} is not a positive integer`)
     this.capacity = capacity
   }
@@ -60,7 +74,8 @@ export class ProbeWindow {
     if (this.#records.has(seq)) this.#forget(seq)
     this.#records.set(seq, { seq, sentAt: atMs, state: 'pending', rttMs: null, receivedAt: null, reordered: false, duplicates: 0 })
     this.#order.push(seq)
-    while (this.#order.length > this.capacity) this.#forget(this.#order[0]!)
+    while (this.#order.length > this.capacity) this.#retire(this.#order[0]!)
+    this.#trimPast(atMs)
     this.#firstSentAt ??= atMs
     this.#lastSentAt = atMs
     this.#totalSent++
@@ -115,6 +130,14 @@ export class ProbeWindow {
     return this.#order.map(seq => this.#records.get(seq)!)
   }
 
+  /**
+   * The outcomes (true: lost or late) of the settled probes that left the window and were sent within
+   * horizonMs of the newest probe, oldest first. Probes still pending when they left are not among them.
+   */
+  forEachPastOutcome(visit: (lost: boolean) => void): void {
+    for (let i = this.#pastHead; i < this.#pastLost.length; i++) visit(this.#pastLost[i]!)
+  }
+
   get jitterMs(): number {
     return this.#jitterMs
   }
@@ -141,6 +164,26 @@ export class ProbeWindow {
   }
   get totalReceived(): number {
     return this.#totalReceived
+  }
+
+  /** The oldest probe leaves the window; its outcome stays for the loss horizon once it is settled. */
+  #retire(seq: number): void {
+    const record = this.#records.get(seq)!
+    if (record.state !== 'pending') {
+      this.#pastSentAt.push(record.sentAt)
+      this.#pastLost.push(record.state !== 'received')
+    }
+    this.#forget(seq)
+  }
+
+  #trimPast(newestSentAt: number): void {
+    while (this.#pastHead < this.#pastSentAt.length && this.#pastSentAt[this.#pastHead]! < newestSentAt - this.horizonMs) this.#pastHead++
+    // Compact once the dead prefix is the larger part, so the arrays stay within about twice the horizon.
+    if (this.#pastHead > 64 && this.#pastHead * 2 > this.#pastSentAt.length) {
+      this.#pastSentAt.splice(0, this.#pastHead)
+      this.#pastLost.splice(0, this.#pastHead)
+      this.#pastHead = 0
+    }
   }
 
   #forget(seq: number): void {

@@ -32,6 +32,10 @@ export interface Figures {
   /** RFC 3550 jitter; also the recent jitter unless recentJitter is given. */
   jitter?: number
   recentJitter?: number
+  /**
+   * Loss percentage of the window (100 probes) and of the loss horizon, which is given 10 000 probes so
+   * that the figure is judged with little doubt (judgedLossPct's confidence bound sits ~0.3–0.5 below it).
+   */
   loss?: number
   mos?: number | null
 }
@@ -49,7 +53,9 @@ export function metrics(f: Figures, at = 0): PathMetrics {
     reordered: 0,
     lossPct: f.loss ?? 0,
     outageLost: 0,
+    lossHorizon: { lost: Math.round((f.loss ?? 0) * 100), settled: 10_000 },
     rtt: { minMs: rtt, avgMs: rtt, maxMs: rtt, p50Ms: rtt, p95Ms: rtt, p99Ms: rtt },
+    recentRttMs: rtt,
     jitterMs: f.jitter ?? 1,
     recentJitterMs: f.recentJitter ?? f.jitter ?? 1,
     ipdv: null,

@@ -11,11 +11,15 @@ const UP = { up: true }
 function metrics(over: Partial<PathMetrics> = {}): PathMetrics {
   return {
     pathId: 'wan1', at: 1000, settled: 100, received: 100, lost: 0, late: 0, duplicates: 0, reordered: 0, lossPct: 0, outageLost: 0,
+    lossHorizon: { lost: 0, settled: 1000 }, recentRttMs: 12,
     rtt: { minMs: 10, avgMs: 12, maxMs: 20, p50Ms: 12, p95Ms: 18, p99Ms: 20 }, jitterMs: 1, recentJitterMs: 1, ipdv: null, mos: 4.4,
     lastReplyAt: 1000, firstSentAt: 0, consecutiveReplies: 100, consecutiveMisses: 0, totalSent: 100, totalReceived: 100,
     ...over,
   }
 }
+/** `pct` % of the window's 100 probes and of the last minute's 1000 lost. */
+const loss = (pct: number): Partial<PathMetrics> => ({ lost: pct, received: 100 - pct, lossPct: pct, lossHorizon: { lost: pct * 10, settled: 1000 } })
+const rttOf = (avgMs: number, recentRttMs: number): Partial<PathMetrics> => ({ recentRttMs, rtt: { minMs: 1, avgMs, maxMs: 200, p50Ms: avgMs, p95Ms: 190, p99Ms: 200 } })
 const was = (state: PathHealth['state'], since = 500): PathHealth => ({ state, reason: 'earlier', since })
 
 t.test('verdicts', async t => {
@@ -30,16 +34,20 @@ t.test('verdicts', async t => {
     ['down stays down until 5 replies in a row', was('down'), metrics({ consecutiveReplies: 4 }), true, 1000, 'down', /recovering: 4\/5/],
     ['5 replies in a row bring it up', was('down'), metrics({ consecutiveReplies: 5 }), true, 1000, 'up', /^ok$/],
     ['first verdict needs the replies too', null, metrics({ consecutiveReplies: 2 }), true, 1000, 'down', /recovering: 2\/5/],
-    ['latency brownout', was('up'), metrics({ rtt: { minMs: 90, avgMs: 120, maxMs: 200, p50Ms: 110, p95Ms: 190, p99Ms: 200 } }), true, 1000, 'degraded', /latency 120 ms > 100 ms/],
+    ['latency brownout: the recent RTT', was('up'), metrics(rttOf(60, 120)), true, 1000, 'degraded', /latency 120 ms > 100 ms/],
+    ['the window average RTT alone does not brown a path out', was('up'), metrics(rttOf(120, 60)), true, 1000, 'up', /^ok$/],
+    ['a latency brownout holds while the window average is above 90 %', was('degraded'), metrics(rttOf(95, 50)), true, 1000, 'degraded', /brownout clearing: latency 95 ms > 90 ms/],
     ['jitter brownout: the recent jitter', was('up'), metrics({ recentJitterMs: 25 }), true, 1000, 'degraded', /jitter 25 ms > 20 ms/],
     ['RFC 3550 jitter alone does not brown a path out', was('up'), metrics({ jitterMs: 25 }), true, 1000, 'up', /^ok$/],
     ['a jitter brownout holds while RFC 3550 jitter is above 90 %', was('degraded'), metrics({ jitterMs: 19, recentJitterMs: 5 }), true, 1000, 'degraded', /brownout clearing: jitter 19 ms > 18 ms \(90% of limit\)/],
     ['a jitter brownout clears with both under 90 %', was('degraded'), metrics({ jitterMs: 17, recentJitterMs: 17 }), true, 1000, 'up', /^ok$/],
-    ['loss brownout', was('up'), metrics({ lossPct: 7 }), true, 1000, 'degraded', /loss 7% > 5%/],
-    ['all three listed', was('up'), metrics({ lossPct: 7, recentJitterMs: 25, rtt: { minMs: 1, avgMs: 101, maxMs: 1, p50Ms: 1, p95Ms: 1, p99Ms: 1 } }), true, 1000, 'degraded', /latency .*, jitter .*, loss /],
-    ['degraded holds within 90 % of a threshold', was('degraded'), metrics({ lossPct: 4.6 }), true, 1000, 'degraded', /brownout clearing: loss 4.6% > 4.5% \(90% of limit\)/],
-    ['degraded clears below 90 %', was('degraded'), metrics({ lossPct: 4.4 }), true, 1000, 'up', /^ok$/],
-    ['an up path at 4.6 % loss stays up', was('up'), metrics({ lossPct: 4.6 }), true, 1000, 'up', /^ok$/],
+    ['loss brownout: confidently over the limit over the last minute', was('up'), metrics(loss(7)), true, 1000, 'degraded', /loss at least 5\.\d+% > 5% \(lost 7 of the last 100 probes, 70 of 1000 in the last minute\)/],
+    ['7 lost of 100 alone is not confidently over 5 %', was('up'), metrics({ ...loss(7), lossHorizon: { lost: 7, settled: 100 } }), true, 1000, 'up', /^ok$/],
+    ['12 lost of the last 100 is, without a longer history', was('up'), metrics({ ...loss(12), lossHorizon: { lost: 12, settled: 100 } }), true, 1000, 'degraded', /loss at least 6\.\d+% > 5%/],
+    ['all three listed', was('up'), metrics({ ...loss(7), recentJitterMs: 25, ...rttOf(1, 101) }), true, 1000, 'degraded', /latency .*, jitter .*, loss /],
+    ['degraded holds within 90 % of a threshold', was('degraded'), metrics({ ...loss(4), lossPct: 4.6 }), true, 1000, 'degraded', /brownout clearing: loss 4.6% > 4.5% \(90% of limit\)/],
+    ['degraded clears below 90 %', was('degraded'), metrics({ ...loss(4), lossPct: 4.4 }), true, 1000, 'up', /^ok$/],
+    ['an up path at 4.6 % loss stays up', was('up'), metrics({ ...loss(4), lossPct: 4.6 }), true, 1000, 'up', /^ok$/],
     ['blackout beats brownout', was('degraded'), metrics({ lossPct: 50 }), true, 1200, 'down', /blackout/],
   ]
   for (const [name, prev, m, link, now, state, reason] of cases) {
@@ -68,5 +76,5 @@ t.test('a dead path is seen in about downAfterMisses × intervalMs, stepping tim
 
 t.test('no brownout settings → never degraded', async t => {
   const plain = withProbeDefaults({ intervalMs: 50 })
-  t.equal(pathHealth(was('up'), metrics({ lossPct: 60 }), plain, UP, 1000).state, 'up')
+  t.equal(pathHealth(was('up'), metrics(loss(60)), plain, UP, 1000).state, 'up')
 })

@@ -2,9 +2,9 @@
 // late replies told apart; RTT order statistics; RFC 3550 jitter and the recent jitter; IPDV;
 // consecutive replies/misses.
 import t from 'tap'
-import { ProbeWindow, RECENT_JITTER_PAIRS, seqBefore } from '../../../probes/metrics/window.js'
-import { computePathMetrics, judgedJitterMs } from '../../../probes/metrics/path-metrics.js'
-import { percentile, summarizeRtt } from '../../../probes/metrics/stats.js'
+import { LOSS_HORIZON_MS, ProbeWindow, RECENT_JITTER_PAIRS, seqBefore } from '../../../probes/metrics/window.js'
+import { computePathMetrics, judgedJitterMs, judgedLossPct, judgedRttMs } from '../../../probes/metrics/path-metrics.js'
+import { percentile, summarizeRtt, wilsonLowerPct } from '../../../probes/metrics/stats.js'
 import { rng } from '../../helpers/random.js'
 
 const TIMEOUT = 1000
@@ -194,4 +194,71 @@ t.test('an outage (outageMisses lost in a row) is left out of the loss figure; s
   t.equal(judged.lossPct, (2 / 50) * 100, 'the 2-probe run is loss: 2 of the 50 probes outside the outage')
   t.equal(computePathMetrics('p', w, now, 11).lossPct, 20, 'a run shorter than outageMisses is loss')
   t.equal(computePathMetrics('p', w, now, 2).lossPct, 0, 'both runs are outages at outageMisses 2')
+})
+
+/** Sends `answered.length` probes 100 ms apart from seq `from`, answering those marked true after 5 ms. */
+function feed(w: ProbeWindow, answered: readonly boolean[], from = 0): number {
+  answered.forEach((ok, i) => {
+    const seq = from + i
+    w.sent(seq, seq * 100)
+    if (ok) w.reply(seq, seq * 100 + 5, 5, TIMEOUT)
+    w.expire(seq * 100, TIMEOUT)
+  })
+  return from + answered.length
+}
+
+t.test('the loss horizon: probes that left the window still count for the last minute, then not', async t => {
+  const w = new ProbeWindow(100)
+  // 300 probes, every 10th lost, then 100 clean ones: the window is clean, the minute is not.
+  let seq = feed(w, Array.from({ length: 300 }, (_, i) => i % 10 !== 0))
+  seq = feed(w, Array(100).fill(true), seq)
+  let m = computePathMetrics('p', w, seq * 100)
+  t.match(m, { lost: 0, lossPct: 0 })
+  t.same(m.lossHorizon, { lost: 30, settled: 400 }, 'all 400 probes were sent within the last minute')
+  // 600 more clean probes push the lossy ones (the last sent at 29 s) out of the minute.
+  seq = feed(w, Array(600).fill(true), seq)
+  m = computePathMetrics('p', w, seq * 100)
+  t.equal(m.lossHorizon.settled, LOSS_HORIZON_MS / 100 + 1, 'a minute of probes, both ends included')
+  t.equal(m.lossHorizon.lost, 0)
+})
+
+t.test('the loss horizon leaves outages out, also across the window edge', async t => {
+  const w = new ProbeWindow(20)
+  // 10 answered, an outage of 15 lost in a row straddling the window edge later, then 2 lost, 20 answered.
+  const pattern = [...Array(10).fill(true), ...Array(15).fill(false), ...Array(10).fill(true), false, false, ...Array(20).fill(true)]
+  const seq = feed(w, pattern)
+  const m = computePathMetrics('p', w, seq * 100 + TIMEOUT, 3)
+  t.same(m.lossHorizon, { lost: 2, settled: pattern.length - 15 })
+  t.same(computePathMetrics('p', w, seq * 100 + TIMEOUT).lossHorizon, { lost: 17, settled: pattern.length }, 'without outageMisses every loss counts')
+})
+
+t.test('Wilson lower bounds against known values', async t => {
+  t.equal(wilsonLowerPct(0, 100, 3.09), 0)
+  t.equal(wilsonLowerPct(3, 0, 3.09), 0)
+  t.equal(Math.round(wilsonLowerPct(3, 100, 1.645) * 1000) / 1000, 1.205)
+  t.equal(Math.round(wilsonLowerPct(5, 100, 3.09) * 1000) / 1000, 1.387)
+  t.ok(wilsonLowerPct(100, 100, 3.09) < 100 && wilsonLowerPct(100, 100, 3.09) > 90)
+})
+
+t.test('judged loss: confident on either span to breach; the window itself and the horizon bound to clear', async t => {
+  const at = (lost: number, horizonLost: number, horizonSettled: number) => ({ lost, outageLost: 0, settled: 100, lossPct: lost, lossHorizon: { lost: horizonLost, settled: horizonSettled } })
+  t.ok(judgedLossPct(at(2, 2, 100), false) < 1, 'two of 100 is not confidently over 1 %')
+  t.ok(judgedLossPct(at(5, 5, 100), false) > 1, 'five of 100 is')
+  t.ok(judgedLossPct(at(2, 30, 1200), false) > 1, '30 of the last minute\'s 1200 is, though the window holds 2')
+  t.ok(judgedLossPct(at(1, 10, 1200), true) > 0.9, 'clearing: one loss in the window holds a 1 % breach')
+  t.ok(judgedLossPct(at(0, 10, 1200), true) < 0.9, 'a clean window with a minute not confidently over 0.9 % clears it')
+  t.ok(judgedLossPct(at(0, 40, 1200), true) > 0.9, 'a clean window does not clear a minute confidently over the bound')
+})
+
+t.test('recent RTT: the mean of the newest ten on-time replies; judged like jitter', async t => {
+  const w = new ProbeWindow(100)
+  for (let seq = 0; seq < 30; seq++) {
+    w.sent(seq, seq * 100)
+    if (seq !== 25) w.reply(seq, seq * 100 + (seq < 20 ? 10 : 110), seq < 20 ? 10 : 110, TIMEOUT)
+  }
+  const m = computePathMetrics('p', w, 3000)
+  t.equal(m.recentRttMs, (9 * 110 + 10) / 10, 'nine 110 ms replies (one lost) and the last 10 ms one before them')
+  t.equal(judgedRttMs(m, false), m.recentRttMs)
+  t.equal(judgedRttMs({ recentRttMs: 20, rtt: m.rtt }, true), m.rtt!.avgMs, 'clearing: the window average holds it')
+  t.equal(judgedRttMs({ recentRttMs: null, rtt: null }, false), null)
 })

@@ -70,6 +70,8 @@ export function samplePathMetrics(path: string, i: number): { metrics: PathMetri
       reordered: 0,
       lossPct: (lost / 50) * 100,
       outageLost: 0,
+      lossHorizon: { lost, settled: 50 },
+      recentRttMs: 14.2,
       rtt: { minMs: 11.2, avgMs: 14.81234, maxMs: 31.5, p50Ms: 13.9, p95Ms: 22.1, p99Ms: 30.7 },
       jitterMs: 1.734,
       recentJitterMs: 1.9,
