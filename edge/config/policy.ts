@@ -102,6 +102,7 @@ export interface AppClass {
   failover: {
     holdDownMs: number
     failbackDelayMs: number
+    maxFailbackDelayMs: number
     brownoutConfirmMs: number
     sticky: boolean
   }

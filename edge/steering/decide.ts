@@ -4,12 +4,18 @@
 //
 // Per class and listed path, a status: down (path health), breached (SLA broken, with hysteresis), ok;
 // and since when. From those:
-//   failed     down, or breached for at least brownoutConfirmMs. A blackout acts at once; a brownout
-//              after its confirmation time.
-//   settled    ok for at least failbackDelayMs: good enough to return to.
+//   failed     down, or the SLA broken outright for brownoutConfirmMs in a row (then failed until the
+//              path is ok again, past the recovery hysteresis). A blackout acts at once; a brownout after
+//              its confirmation time.
+//   settled    ok for at least its failback delay: good enough to return to. Flap damping, in the spirit
+//              of RFC 2439's: the delay is failbackDelayMs after the class left the path because it
+//              failed, and doubles each time it leaves it again within maxFailbackDelayMs of the last time,
+//              up to maxFailbackDelayMs (never below failbackDelayMs). A path that keeps failing must prove
+//              itself longer; one quiet spell of maxFailbackDelayMs and it is judged afresh.
 // Priority mode: stay on the current path while it has not failed. When it fails, move to the first
-// listed path that is ok (else the first that has not failed), else drop or best-effort. Return to a
-// more preferred path only when it has settled and the hold-down since the last switch has passed.
+// listed path that has settled (else the first that is ok, else the first that has not failed), else
+// drop or best-effort. Return to a more preferred path only when it has settled and the hold-down since
+// the last switch has passed.
 // Weighted mode: every listed path that has not failed, with its weight; a path that left comes back
 // only once settled. Keep (sticky classes): every listed path that has not failed.
 import type { PathHealth } from '../../probes/health.js'
@@ -29,12 +35,23 @@ export interface PathTrack {
   status: PathStatus
   since: number
   why: string
+  /** Since when the SLA has been broken outright without a break (not merely held by hysteresis); null when it is not. */
+  brokenSince: number | null
+  /** A breach that lasted brownoutConfirmMs: the path has failed for this class until it is ok again. */
+  confirmed: boolean
+}
+
+export interface Departures {
+  count: number
+  lastAt: number
 }
 
 export interface ClassTrack {
   active: string[]
   switchedAt: number
   paths: Record<string, PathTrack>
+  /** By path: how often in a row the class left it because it failed, each within the damping span of the last. */
+  departures: Record<string, Departures>
 }
 
 /** The steering engine's memory between evaluations, by class name. */
@@ -59,11 +76,16 @@ export interface SteeringResult {
 
 const DOWN: PathObservation = { health: { state: 'down', reason: 'not measured', since: 0 }, metrics: null }
 
-function track(cls: AppClass, name: string, obs: PathObservation, prev: PathTrack | undefined, now: number): PathTrack {
-  const { status, why } = pathStatus(cls.sla, obs.health, obs.metrics, prev?.status === 'breached')
+function track(cls: AppClass, obs: PathObservation, prev: PathTrack | undefined, now: number): PathTrack {
+  const { status, why, held } = pathStatus(cls.sla, obs.health, obs.metrics, prev?.status === 'breached')
   // A down path's "since" is the health verdict's own, so a blackout detected late is not shortened.
   const since = prev && prev.status === status ? prev.since : status === 'down' ? Math.min(now, obs.health.since || now) : now
-  return { status, since, why }
+  if (status !== 'breached') return { status, since, why, brokenSince: null, confirmed: false }
+  // The confirmation needs the SLA broken outright for brownoutConfirmMs in a row: a figure that touched the
+  // limit once and then hovers in the recovery band (held) must not be confirmed by the hysteresis alone.
+  const brokenSince = held ? null : (prev?.brokenSince ?? now)
+  const confirmed = (prev?.status === 'breached' && prev.confirmed) || (brokenSince !== null && now - brokenSince >= cls.failover.brownoutConfirmMs)
+  return { status, since, why, brokenSince, confirmed }
 }
 
 export function decide(policy: SitePolicy, observations: Observations, prev: SteeringState, now: number): SteeringResult {
@@ -74,20 +96,31 @@ export function decide(policy: SitePolicy, observations: Observations, prev: Ste
     const before = prev[cls.name]
     const names = cls.paths.map(pathName)
     const paths: Record<string, PathTrack> = {}
-    for (const n of names) paths[n] = track(cls, n, observations[n] ?? DOWN, before?.paths[n], now)
+    for (const n of names) paths[n] = track(cls, observations[n] ?? DOWN, before?.paths[n], now)
     const f = cls.failover
-    const failed = (n: string): boolean =>
-      paths[n]!.status === 'down' || (paths[n]!.status === 'breached' && now - paths[n]!.since >= f.brownoutConfirmMs)
-    const settled = (n: string): boolean => paths[n]!.status === 'ok' && now - paths[n]!.since >= f.failbackDelayMs
+    const failed = (n: string): boolean => paths[n]!.status === 'down' || paths[n]!.confirmed
+    const maxDelay = Math.max(f.maxFailbackDelayMs, f.failbackDelayMs)
+    const departures: Record<string, Departures> = {}
+    for (const n of names) if (before?.departures[n]) departures[n] = before.departures[n]
+    const failbackDelay = (n: string): number => {
+      const count = departures[n]?.count ?? 0
+      return count <= 1 ? f.failbackDelayMs : Math.min(maxDelay, f.failbackDelayMs * 2 ** (count - 1))
+    }
+    const settled = (n: string): boolean => paths[n]!.status === 'ok' && now - paths[n]!.since >= failbackDelay(n)
     const weight = (n: string): number => {
       const ref = cls.paths.find(r => pathName(r) === n)!
       return typeof ref === 'string' ? 1 : (ref.weight ?? 1)
     }
 
-    const view: ClassView = { cls, names, before, paths, failed, settled, now }
+    const view: ClassView = { cls, names, before, paths, failed, settled, failbackDelay, departures, now }
     const { active, reason } = cls.mode === 'weighted' ? chooseWeighted(view) : choosePriority(view)
     const changed = !before || before.active.join(',') !== active.join(',')
-    state[cls.name] = { active, switchedAt: changed ? now : before.switchedAt, paths }
+    for (const n of before?.active ?? []) {
+      if (!names.includes(n) || !failed(n) || active.includes(n)) continue
+      const last = departures[n]
+      departures[n] = { count: last && now - last.lastAt < maxDelay ? last.count + 1 : 1, lastAt: now }
+    }
+    state[cls.name] = { active, switchedAt: changed ? now : before.switchedAt, paths, departures }
     decisions.push({
       class: cls.name,
       active: active.map(n => ({ path: n, weight: weight(n) })),
@@ -111,23 +144,42 @@ interface ClassView {
   paths: Record<string, PathTrack>
   failed(n: string): boolean
   settled(n: string): boolean
+  /** The failback delay path n must meet the SLA for, flap damping included. */
+  failbackDelay(n: string): number
+  departures: Readonly<Record<string, Departures>>
   now: number
 }
 
-function choosePriority({ cls, names, before, paths, failed, settled, now }: ClassView): Choice {
+/** How a path's failback delay came about, when damping lengthened it; empty otherwise. */
+function damping(view: ClassView, n: string): string {
+  const count = view.departures[n]?.count ?? 0
+  return count <= 1 ? '' : `: failed ${count} times in a row`
+}
+
+function choosePriority(view: ClassView): Choice {
+  const { cls, names, before, paths, failed, settled, failbackDelay, now } = view
   const current = before?.active[0]
   if (current !== undefined && names.includes(current) && !failed(current)) {
-    const better = names.slice(0, names.indexOf(current)).find(settled)
+    const preferred = names.slice(0, names.indexOf(current))
+    const better = preferred.find(settled)
     const holdDownLeft = before!.switchedAt + cls.failover.holdDownMs - now
+    const delay = (n: string): string => `failback delay ${Math.round(failbackDelay(n) / 1000)} s${damping(view, n)}`
     if (better && holdDownLeft <= 0) {
-      return { active: [better], reason: `failback to ${better}: met the SLA for ${Math.round((now - paths[better]!.since) / 1000)} s` }
+      return { active: [better], reason: `failback to ${better}: met the SLA for ${Math.round((now - paths[better]!.since) / 1000)} s (${delay(better)})` }
     }
     const note = paths[current]!.status === 'breached' ? `; ${paths[current]!.why}, confirming` : ''
-    const waiting = better ? `; ${better} is back, hold-down ${Math.ceil(holdDownLeft / 1000)} s left` : ''
+    const recovering = preferred.find(n => paths[n]!.status === 'ok')
+    const waiting = better
+      ? `; ${better} is back, hold-down ${Math.ceil(holdDownLeft / 1000)} s left`
+      : recovering
+        ? `; ${recovering} meets the SLA, failback in ${Math.ceil((paths[recovering]!.since + failbackDelay(recovering) - now) / 1000)} s (${delay(recovering)})`
+        : ''
     return { active: [current], reason: `${current} ${paths[current]!.status === 'ok' ? 'meets the SLA' : 'in use'}${note}${waiting}` }
   }
   const why = current === undefined ? (before ? 'no path was usable' : 'start') : `${current} failed: ${paths[current]?.why ?? 'no longer listed'}`
-  const next = names.find(n => paths[n]!.status === 'ok') ?? names.find(n => !failed(n))
+  // Forced to move: a path that has proven itself for its failback delay first, so a class does not land
+  // on a path that only just came back (and is damped for failing again and again) while a steady one is there.
+  const next = names.find(settled) ?? names.find(n => paths[n]!.status === 'ok') ?? names.find(n => !failed(n))
   if (next) return { active: [next], reason: `${why} → ${next}` }
   if (cls.whenNoPath === 'best-effort') {
     const alive = names.find(n => paths[n]!.status !== 'down')

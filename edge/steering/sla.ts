@@ -38,14 +38,15 @@ export type PathStatus = 'ok' | 'breached' | 'down'
 
 /**
  * The status of one path for one class: down (health says so), breached (SLA broken, or the path is
- * degraded and the class has an SLA), or ok. `wasBreached` applies the recovery hysteresis.
+ * degraded and the class has an SLA), or ok. `wasBreached` applies the recovery hysteresis; `held` marks
+ * a breach only the hysteresis holds (the figures are back under the SLA but not yet under 90 % of it).
  */
 export function pathStatus(
   sla: Sla | undefined,
   health: PathHealth,
   metrics: PathMetrics | null,
   wasBreached: boolean,
-): { status: PathStatus; why: string } {
+): { status: PathStatus; why: string; held?: true } {
   if (health.state === 'down') return { status: 'down', why: health.reason }
   if (!sla) return { status: 'ok', why: health.state === 'degraded' ? `${health.reason} (class has no SLA)` : 'up' }
   const strict = slaBreaches(sla, metrics)
@@ -53,7 +54,7 @@ export function pathStatus(
   if (health.state === 'degraded') return { status: 'breached', why: health.reason }
   if (wasBreached) {
     const near = slaBreaches(sla, metrics, BROWNOUT_RECOVERY_FACTOR)
-    if (near.length > 0) return { status: 'breached', why: `recovering: ${near.join(', ')}` }
+    if (near.length > 0) return { status: 'breached', why: `recovering: ${near.join(', ')}`, held: true }
   }
   return { status: 'ok', why: 'meets SLA' }
 }

@@ -29,7 +29,8 @@ export interface LabPolicyOptions {
   pskFile?: string
   /** Probe interval on the unmetered uplinks (ms). */
   intervalMs?: number
-  failover?: { holdDownMs?: number; failbackDelayMs?: number; brownoutConfirmMs?: number }
+  /** Every class's timers; maxFailbackDelayMs (flap damping) is left to the product default unless given. */
+  failover?: { holdDownMs?: number; failbackDelayMs?: number; maxFailbackDelayMs?: number; brownoutConfirmMs?: number }
   serial?: number
   /** ERP over the plain GRE tunnel LAB_GRE_TUNNEL (instead of straight over MPLS), dropped when it is down. */
   erpOverGre?: boolean
@@ -54,7 +55,8 @@ export function labPolicy(topology: Topology, options: LabPolicyOptions = {}): s
     `  - { name: ${g.name}, type: gre, hub: dc1, uplink: ${g.uplink}, remote: ${a.hubMpls}, inner: { local: ${g.edgeInner}, remote: ${g.hubInner} }, ` +
     `remotePrefixes: [${a.hubService.replace(/\.\d+\.\d+$/, '.0.0')}/16], gre: { key: ${g.key} } }`
   const f = { holdDownMs: 10000, failbackDelayMs: 30000, brownoutConfirmMs: 2000, ...options.failover }
-  const failover = `{ holdDownMs: ${f.holdDownMs}, failbackDelayMs: ${f.failbackDelayMs}, brownoutConfirmMs: ${f.brownoutConfirmMs} }`
+  const damping = f.maxFailbackDelayMs === undefined ? '' : `, maxFailbackDelayMs: ${f.maxFailbackDelayMs}`
+  const failover = `{ holdDownMs: ${f.holdDownMs}, failbackDelayMs: ${f.failbackDelayMs}${damping}, brownoutConfirmMs: ${f.brownoutConfirmMs} }`
   const uplink = (name: string, kind: string, u: typeof bb, extra = '') =>
     `  - { name: ${name}, kind: ${kind}, interface: ${u.ifname}, addressing: { mode: static, ipv4: ${u.address}/${u.prefixLength}, gateway4: ${u.gateway} }${extra} }`
   return `# The lab branch (images/lab/topology.ts), made by images/lab/lab-policy.ts.

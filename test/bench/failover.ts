@@ -120,7 +120,9 @@ async function main(): Promise<void> {
   const workDir = await mkdtemp(join(tmpdir(), 'sdwan-bench-failover-'))
   const branch = await startBranch(
     {
-      prefix: `bf${process.pid % 100000}-`, workDir, policy: { intervalMs: 50, failover: { holdDownMs: 500, failbackDelayMs: 1000, brownoutConfirmMs: 2000 } }, logLevel: 'warn',
+      // Flap damping off for the trials: they cut LTE 40 times in a few minutes on purpose and must find VoIP
+      // back on it after the same 1 s failback each time. The soak below runs with the default damping.
+      prefix: `bf${process.pid % 100000}-`, workDir, policy: { intervalMs: 50, failover: { holdDownMs: 500, failbackDelayMs: 1000, maxFailbackDelayMs: 1000, brownoutConfirmMs: 2000 } }, logLevel: 'warn',
       daemonNodeArgs: [daemonCli],
     },
     { run: spawnCommandRunner(), spawn: spawnLongRunning, sleep, now: Date.now },

@@ -77,8 +77,75 @@ t.test('failback waits for the failback delay and the hold-down', async t => {
     [35001, { a: up(), b: up(), c: up() }],
   ])
   t.same(rs.map(r => r.decisions[0]!.active[0]!.path), ['b', 'b', 'b', 'b', 'a'].map((p, i) => (i === 0 ? 'a' : p)))
-  t.match(rs[3]!.decisions[0]!.reason, /b meets the SLA/)
-  t.match(rs[4]!.changes[0]!.reason, /^failback to a: met the SLA for 30 s$/)
+  t.match(rs[3]!.decisions[0]!.reason, /^b meets the SLA; a meets the SLA, failback in 1 s \(failback delay 30 s\)$/)
+  t.match(rs[4]!.changes[0]!.reason, /^failback to a: met the SLA for 30 s \(failback delay 30 s\)$/)
+})
+
+t.test('flap damping: each failure of a path within maxFailbackDelayMs doubles its failback delay', async t => {
+  // a dies and returns four times; failback delays 30, 60, 120 s, then capped at maxFailbackDelayMs (200 s).
+  const damped = threeUplinks(`  - name: pos
+    match: [{ segments: [lan] }]
+    paths: [a, b]
+    failover: { holdDownMs: 1000, failbackDelayMs: 30000, maxFailbackDelayMs: 200000, brownoutConfirmMs: 2000 }`)
+  let state: SteeringState = {}
+  let now = 0
+  const step = (aUp: boolean, downSince = now) => {
+    const r = decide(damped, { a: aUp ? up({}, 0) : down(downSince), b: up() }, state, now)
+    state = r.state
+    return r
+  }
+  step(true)
+  const reasons: string[] = []
+  for (const expected of [30_000, 60_000, 120_000, 200_000]) {
+    now += 1000
+    t.equal(step(false).decisions[0]!.active[0]!.path, 'b', 'a dies: b at once')
+    now += 1000
+    const back = now
+    let r = step(true)
+    while (r.decisions[0]!.active[0]!.path === 'b') {
+      now += 500
+      r = step(true)
+    }
+    reasons.push(r.changes[0]!.reason)
+    t.ok(now - back >= expected && now - back < expected + 1000, `failback after ${now - back} ms (delay ${expected} ms)`)
+  }
+  t.match(state.pos!.departures.a, { count: 4 })
+  t.match(reasons, [
+    /^failback to a: met the SLA for 30 s \(failback delay 30 s\)$/,
+    /^failback to a: met the SLA for 60 s \(failback delay 60 s: failed 2 times in a row\)$/,
+    /^failback to a: met the SLA for 120 s \(failback delay 120 s: failed 3 times in a row\)$/,
+    /^failback to a: met the SLA for 200 s \(failback delay 200 s: failed 4 times in a row\)$/,
+  ])
+  // Quiet for longer than maxFailbackDelayMs: the departures are forgotten and the delay is 30 s again.
+  now += 200_000
+  step(true)
+  now += 1000
+  step(false)
+  now += 1000
+  const back = now
+  let r = step(true)
+  while (r.decisions[0]!.active[0]!.path === 'b') {
+    now += 500
+    r = step(true)
+  }
+  t.ok(now - back < 31_000, `after a quiet spell the failback delay is 30 s again (${now - back} ms)`)
+  t.match(r.changes[0]!.reason, /^failback to a: met the SLA for 30 s \(failback delay 30 s\)$/)
+})
+
+t.test('flap damping off: maxFailbackDelayMs at most failbackDelayMs', async t => {
+  const plain = threeUplinks(`  - name: pos
+    match: [{ segments: [lan] }]
+    paths: [a, b]
+    failover: { holdDownMs: 0, failbackDelayMs: 1000, maxFailbackDelayMs: 0 }`)
+  let state: SteeringState = {}
+  const at = (now: number, aUp: boolean) => {
+    const r = decide(plain, { a: aUp ? up({}, 0) : down(now), b: up() }, state, now)
+    state = r.state
+    return r.decisions[0]!.active[0]!.path
+  }
+  const seen: string[] = []
+  for (let i = 0; i < 5; i++) seen.push(at(i * 10_000, true), at(i * 10_000 + 100, false), at(i * 10_000 + 200, true), at(i * 10_000 + 1300, true))
+  t.same(seen, Array(5).fill(['a', 'b', 'b', 'a']).flat(), 'every failback after 1 s')
 })
 
 t.test('the hold-down delays failback even when the preferred path has long settled', async t => {
@@ -158,30 +225,53 @@ t.test('hysteresis: a path that broke the SLA must get back under 90 % of it', a
   const rs = run(priority, [
     [0, { a: up({ rtt: 20 }), b: up(), c: up() }],
     [100, { a: up({ rtt: 120 }), b: up(), c: up() }],
+    [2100, { a: up({ rtt: 120 }), b: up(), c: up() }],
     [3000, { a: up({ rtt: 95 }), b: up(), c: up() }],
     [40000, { a: up({ rtt: 95 }), b: up(), c: up() }],
     [41000, { a: up({ rtt: 80 }), b: up(), c: up() }],
     [71001, { a: up({ rtt: 80 }), b: up(), c: up() }],
   ])
-  t.same(rs.map(r => r.decisions[0]!.active[0]!.path), ['a', 'a', 'b', 'b', 'b', 'a'])
-  t.match(rs[3]!.decisions[0]!.reason, /b meets the SLA/)
+  t.same(rs.map(r => r.decisions[0]!.active[0]!.path), ['a', 'a', 'b', 'b', 'b', 'b', 'a'])
+  t.match(rs[4]!.decisions[0]!.reason, /b meets the SLA/)
+})
+
+t.test('the confirmation needs the SLA broken outright all along: the recovery band does not confirm it', async t => {
+  // rtt touches the limit once, then hovers between 90 % and 100 % of it: held breached, never confirmed.
+  const steps: Array<[number, Observations]> = [[0, { a: up({ rtt: 20 }), b: up(), c: up() }], [100, { a: up({ rtt: 120 }), b: up(), c: up() }]]
+  for (let now = 200; now <= 60_000; now += 100) steps.push([now, { a: up({ rtt: 95 }), b: up(), c: up() }])
+  const rs = run(priority, steps)
+  t.ok(rs.every(r => r.decisions[0]!.active[0]!.path === 'a'), 'POS stays on a')
+  t.match(rs.at(-1)!.decisions[0]!.reason, /^a in use; recovering: rtt 95 ms > 90 ms, confirming$/)
+  // Broken outright again, now for the whole confirmation time: left.
+  const more = run(priority, [[60_100, { a: up({ rtt: 120 }), b: up(), c: up() }], [62_100, { a: up({ rtt: 120 }), b: up(), c: up() }]], rs.at(-1)!.state)
+  t.same(more.map(r => r.decisions[0]!.active[0]!.path), ['a', 'b'])
 })
 
 
 t.test('property: random paths never cause a switch the rules do not allow', async t => {
-  const { holdDownMs, failbackDelayMs, brownoutConfirmMs } = priority.classes[0]!.failover
+  const { holdDownMs, failbackDelayMs, maxFailbackDelayMs, brownoutConfirmMs } = priority.classes[0]!.failover
+  t.equal(maxFailbackDelayMs, 600_000, 'the default damping')
   let checked = 0
+  const failbacks: number[] = []
   for (let seed = 1; seed <= 200; seed++) {
     const random = rng(seed)
     let state: SteeringState = {}
     const level: Record<string, number> = { a: 40, b: 60, c: 80 }
     const deadUntil: Record<string, number> = { a: -1, b: -1, c: -1 }
     const downSince: Record<string, number> = { a: 0, b: 0, c: 0 }
+    // When the class left each path because it failed: the failback delay doubles with each departure
+    // within 10 min of the one before.
+    const departures: Record<string, number[]> = { a: [], b: [], c: [] }
+    const delayFor = (p: string) => {
+      let count = 0
+      departures[p]!.forEach((at, i) => (count = i > 0 && at - departures[p]![i - 1]! < maxFailbackDelayMs ? count + 1 : 1))
+      return count <= 1 ? failbackDelayMs : Math.min(maxFailbackDelayMs, failbackDelayMs * 2 ** (count - 1))
+    }
     for (let now = 0; now <= 600_000; now += 100) {
       const obs: Record<string, ReturnType<typeof up>> = {}
       for (const p of ['a', 'b', 'c']) {
-        // A random walk around the 100 ms threshold, with occasional blackouts.
-        level[p] = Math.max(5, Math.min(300, level[p]! + (random() - 0.5) * 30))
+        // A random walk pulled towards 60 ms that strays past the 100 ms threshold, with occasional blackouts.
+        level[p] = Math.max(5, Math.min(300, level[p]! + (random() - 0.5) * 10 + (60 - level[p]!) * 0.01))
         if (random() < 0.0005) deadUntil[p] = now + random() * 20_000
         if (now < deadUntil[p]!) {
           if (downSince[p] === -1) downSince[p] = now
@@ -199,16 +289,25 @@ t.test('property: random paths never cause a switch the rules do not allow', asy
       checked++
       const from = before.active[0]
       const fromTrack = from ? state.pos!.paths[from]! : undefined
-      const fromFailed = !from || fromTrack!.status === 'down' || (fromTrack!.status === 'breached' && now - fromTrack!.since >= brownoutConfirmMs)
+      const fromFailed = !from || fromTrack!.status === 'down' || fromTrack!.confirmed
+      if (fromTrack?.confirmed && !(fromTrack.status === 'breached' && now - fromTrack.since >= brownoutConfirmMs)) {
+        t.fail(`seed ${seed} at ${now}: ${from} confirmed failed before its breach lasted the confirmation`)
+      }
       if (!fromFailed) {
-        // A switch away from a healthy path is a failback: to a more preferred path, settled, after hold-down.
+        // A switch away from a healthy path is a failback: to a more preferred path, settled for its damped
+        // failback delay, after hold-down.
         const ok = active !== undefined && ['a', 'b', 'c'].indexOf(active) < ['a', 'b', 'c'].indexOf(from!) &&
-          now - before.switchedAt >= holdDownMs && state.pos!.paths[active]!.status === 'ok' && now - state.pos!.paths[active]!.since >= failbackDelayMs
+          now - before.switchedAt >= holdDownMs && state.pos!.paths[active]!.status === 'ok' && now - state.pos!.paths[active]!.since >= delayFor(active)
         if (!ok) t.fail(`seed ${seed} at ${now}: left healthy ${from} for ${active} against the rules`)
+        else failbacks.push(delayFor(active))
+      } else if (from) {
+        departures[from]!.push(now)
       }
     }
   }
   t.ok(checked > 100, `exercised ${checked} switches`)
+  const damped = failbacks.filter(d => d > failbackDelayMs).length
+  t.ok(failbacks.length > 100 && damped > 10, `${failbacks.length} failbacks, ${damped} of them after a damped delay`)
 })
 
 t.test('property: a path that breaks its SLA is left within the confirmation time', async t => {

@@ -283,7 +283,12 @@ let branch: Branch | undefined
 try {
   await warmModuleCache(run)
   branch = await startBranch(
-    { prefix: PREFIX, workDir, logLevel: 'info', policy: { intervalMs: SETTINGS.intervalMs, failover: { holdDownMs: SETTINGS.holdDownMs, failbackDelayMs: SETTINGS.failbackDelayMs, brownoutConfirmMs: SETTINGS.brownoutConfirmMs } } },
+    // Flap damping off (maxFailbackDelayMs = failbackDelayMs): the trials fail LTE again and again on purpose,
+    // and each must find VoIP back on it after the same failback delay. decide.test.ts covers damping.
+    {
+      prefix: PREFIX, workDir, logLevel: 'info',
+      policy: { intervalMs: SETTINGS.intervalMs, failover: { holdDownMs: SETTINGS.holdDownMs, failbackDelayMs: SETTINGS.failbackDelayMs, maxFailbackDelayMs: SETTINGS.failbackDelayMs, brownoutConfirmMs: SETTINGS.brownoutConfirmMs } },
+    },
     { run, spawn: spawnLongRunning, sleep, now: branchClock },
   )
   const { internetHost } = branch.lab.topology.addresses
