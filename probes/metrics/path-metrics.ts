@@ -2,16 +2,19 @@
 // `pathHealth` judges. Pure: computed from a ProbeWindow and the caller's `now`.
 import { summarizeRtt, wilsonLowerPct, type RttSummary } from './stats.js'
 import { estimateMos } from './mos.js'
-import { RECENT_JITTER_PAIRS, type ProbeWindow } from './window.js'
+import { RECENT_JITTER_PAIRS, type ProbeRecord, type ProbeWindow } from './window.js'
 
 export interface PathMetrics {
   readonly pathId: string
   /** Monotonic ms (probes/clock.ts monotonicMs) when the snapshot was taken. */
   readonly at: number
-  /** Probes in the window that are settled (answered, lost or late); pending ones are not counted. */
+  /**
+   * Probes in the window that are settled (answered, lost or late) or presumed lost (presumedLost); other
+   * pending ones are not counted.
+   */
   readonly settled: number
   readonly received: number
-  /** No reply within timeoutMs, including those whose reply came later (late ⊆ lost). */
+  /** No reply within timeoutMs, including those whose reply came later (late ⊆ lost), and those presumed lost. */
   readonly lost: number
   readonly late: number
   readonly duplicates: number
@@ -115,6 +118,28 @@ export function lossFigures(m: Pick<PathMetrics, 'lost' | 'outageLost' | 'settle
 }
 
 /**
+ * How long a probe may stay unanswered after a later one was answered before it is presumed lost: RACK's
+ * (RFC 8985 §6.2) a quarter of the minimum RTT, widened to the longest such wait a reply in the window
+ * really needed (reordering seen, like RACK's DSACK-driven widening), so a path that reorders does not show
+ * loss it does not have. Never past the timeout, which settles every probe anyway.
+ */
+export function reorderWindowMs(records: readonly ProbeRecord[]): number {
+  let minRtt = Infinity
+  let seen = 0
+  for (const r of records) {
+    if (r.state !== 'received') continue
+    minRtt = Math.min(minRtt, r.rttMs!)
+    if (r.overtakenAt !== null) seen = Math.max(seen, r.receivedAt! - r.overtakenAt)
+  }
+  return Math.max(minRtt === Infinity ? 0 : minRtt / 4, seen)
+}
+
+/** Still pending, but overtaken by a later probe's reply longer ago than the reordering window. */
+export function presumedLost(r: ProbeRecord, now: number, reorderMs: number): boolean {
+  return r.state === 'pending' && r.overtakenAt !== null && now - r.overtakenAt > reorderMs
+}
+
+/**
  * `outageMisses`: runs of at least this many probes lost in a row are an outage, left out of lossPct (the
  * daemon passes its downAfterMisses); absent, every loss counts (one-shot measurements).
  */
@@ -132,9 +157,14 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     run = 0
   }
   const rtts: number[] = []
+  const reorderMs = reorderWindowMs(records)
+  const presumed = (r: ProbeRecord): boolean => presumedLost(r, now, reorderMs)
   for (const r of records) {
     duplicates += r.duplicates
-    if (r.state === 'received') {
+    if (presumed(r)) {
+      run++
+      lost++
+    } else if (r.state === 'received') {
       endRun()
       received++
       rtts.push(r.rttMs!)
@@ -148,7 +178,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     }
   }
   endRun()
-  const lossHorizon = horizonLoss(window, outageMisses)
+  const lossHorizon = horizonLoss(window, presumed, outageMisses)
   let ipdvSum = 0
   let ipdvMax = 0
   let ipdvPairs = 0
@@ -213,7 +243,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
 }
 
 /** Loss over the probes that left the window within the horizon and the window's own, outages left out. */
-function horizonLoss(window: ProbeWindow, outageMisses: number | undefined): { lost: number; settled: number } {
+function horizonLoss(window: ProbeWindow, presumed: (r: ProbeRecord) => boolean, outageMisses: number | undefined): { lost: number; settled: number } {
   let lost = 0
   let settled = 0
   let run = 0
@@ -228,7 +258,7 @@ function horizonLoss(window: ProbeWindow, outageMisses: number | undefined): { l
     run = 0
   }
   window.forEachPastOutcome(outcome)
-  for (const r of window.records()) if (r.state !== 'pending') outcome(r.state !== 'received')
+  for (const r of window.records()) if (r.state !== 'pending' || presumed(r)) outcome(r.state !== 'received')
   if (outageMisses === undefined || run < outageMisses) lost += run
   else settled -= run
   return { lost, settled }

@@ -3,7 +3,11 @@
 //
 // Outcome of a probe (told apart, as issue 3 asks):
 //   received   reply within timeoutMs;  reordered = it arrived after a reply to a later probe
-//   lost       no reply within timeoutMs (decided by expire(); becomes 'late' if a reply turns up)
+//   lost       no reply within timeoutMs (decided by expire(); becomes 'late' if a reply turns up).
+//              Before that, a pending probe that a later probe's reply has overtaken is presumed lost once
+//              a reordering window has passed (as TCP RACK reasons, RFC 8985; path-metrics.ts): the loss
+//              figures count it about a timeout sooner. If its own reply still comes in time, it was
+//              reordered after all, and the wait it needed widens the reordering window.
 //   late       a reply arrived, but after timeoutMs; counted as lost for the window's loss figure
 //   duplicate  a further reply to an already answered probe; counted on that probe, never as a reply
 // Sequence numbers are u32 and wrap; comparisons use serial-number arithmetic (RFC 1982 §3.2).
@@ -18,6 +22,8 @@ export interface ProbeRecord {
   receivedAt: number | null
   reordered: boolean
   duplicates: number
+  /** When a probe sent after this one was answered while this one was pending; null if that never happened. */
+  overtakenAt: number | null
 }
 
 export type ReplyKind = 'reply' | 'late' | 'duplicate' | 'unknown'
@@ -72,7 +78,7 @@ export class ProbeWindow {
 
   sent(seq: number, atMs: number): void {
     if (this.#records.has(seq)) this.#forget(seq)
-    this.#records.set(seq, { seq, sentAt: atMs, state: 'pending', rttMs: null, receivedAt: null, reordered: false, duplicates: 0 })
+    this.#records.set(seq, { seq, sentAt: atMs, state: 'pending', rttMs: null, receivedAt: null, reordered: false, duplicates: 0, overtakenAt: null })
     this.#order.push(seq)
     while (this.#order.length > this.capacity) this.#retire(this.#order[0]!)
     this.#trimPast(atMs)
@@ -97,6 +103,11 @@ export class ProbeWindow {
     }
     record.state = 'received'
     this.#totalReceived++
+    for (const earlier of this.#order) {
+      if (earlier === seq) break
+      const r = this.#records.get(earlier)!
+      if (r.state === 'pending') r.overtakenAt ??= atMs
+    }
     if (this.#highestArrived !== null && seqBefore(seq, this.#highestArrived)) record.reordered = true
     else this.#highestArrived = seq
     // RFC 3550 §6.4.1 interarrival jitter, with RTT as the transit time: J += (|D| - J) / 16, D being the
@@ -132,7 +143,8 @@ export class ProbeWindow {
 
   /**
    * The outcomes (true: lost or late) of the settled probes that left the window and were sent within
-   * horizonMs of the newest probe, oldest first. Probes still pending when they left are not among them.
+   * horizonMs of the newest probe, oldest first. Probes still pending when they left are not among them,
+   * unless overtaken (then lost).
    */
   forEachPastOutcome(visit: (lost: boolean) => void): void {
     for (let i = this.#pastHead; i < this.#pastLost.length; i++) visit(this.#pastLost[i]!)
@@ -169,7 +181,7 @@ export class ProbeWindow {
   /** The oldest probe leaves the window; its outcome stays for the loss horizon once it is settled. */
   #retire(seq: number): void {
     const record = this.#records.get(seq)!
-    if (record.state !== 'pending') {
+    if (record.state !== 'pending' || record.overtakenAt !== null) {
       this.#pastSentAt.push(record.sentAt)
       this.#pastLost.push(record.state !== 'received')
     }

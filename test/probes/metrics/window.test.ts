@@ -262,3 +262,39 @@ t.test('recent RTT: the mean of the newest ten on-time replies; judged like jitt
   t.equal(judgedRttMs({ recentRttMs: 20, rtt: m.rtt }, true), m.rtt!.avgMs, 'clearing: the window average holds it')
   t.equal(judgedRttMs({ recentRttMs: null, rtt: null }, false), null)
 })
+
+t.test('a probe overtaken by a later reply is presumed lost once the reordering window has passed', async t => {
+  const w = new ProbeWindow(100)
+  for (let seq = 0; seq < 4; seq++) w.sent(seq, seq * 100)
+  w.reply(0, 20, 20, TIMEOUT)
+  // 1 gets no reply; 2's reply overtakes it at 220. RACK's window: a quarter of the 20 ms minimum RTT.
+  w.reply(2, 220, 20, TIMEOUT)
+  t.match(computePathMetrics('p', w, 224), { lost: 0, settled: 2 }, 'within 5 ms of being overtaken: still just pending')
+  t.match(computePathMetrics('p', w, 226), { lost: 1, settled: 3, lossPct: (1 / 3) * 100 }, 'then presumed lost, long before its 1 s timeout')
+  t.match(computePathMetrics('p', w, 226), { late: 0, consecutiveMisses: 0 }, 'not late, and not a miss at the newest end')
+  t.same(w.expire(1200, TIMEOUT), [1], 'its timeout settles it as lost for good')
+  t.match(computePathMetrics('p', w, 1200), { lost: 1, settled: 3 }, '3, never overtaken, is not counted before its timeout')
+  t.same(w.expire(1400, TIMEOUT), [3])
+})
+
+t.test('a presumed loss whose reply comes in time was reordering, and widens the window', async t => {
+  const w = new ProbeWindow(100)
+  for (let seq = 0; seq < 3; seq++) w.sent(seq, seq * 100)
+  w.reply(1, 120, 20, TIMEOUT)
+  t.match(computePathMetrics('p', w, 200), { lost: 1 }, '0 presumed lost 80 ms after 1 overtook it')
+  t.equal(w.reply(0, 260, 260, TIMEOUT), 'reply', 'its reply came within the timeout: a reply, reordered')
+  t.match(computePathMetrics('p', w, 260), { lost: 0, received: 2 })
+  // 2 is overtaken by 3 at 340; it needed 140 ms of waiting to be seen as reordering, so 2 waits that long.
+  w.sent(3, 300)
+  w.reply(3, 340, 40, TIMEOUT)
+  t.match(computePathMetrics('p', w, 470), { lost: 0 }, '130 ms after being overtaken: within the widened window')
+  t.match(computePathMetrics('p', w, 481), { lost: 1 }, '141 ms: presumed lost')
+})
+
+t.test('the loss horizon counts presumed losses as the window does', async t => {
+  const w = new ProbeWindow(100)
+  for (let seq = 0; seq < 3; seq++) w.sent(seq, seq * 100)
+  w.reply(0, 10, 10, TIMEOUT)
+  w.reply(2, 210, 10, TIMEOUT)
+  t.same(computePathMetrics('p', w, 300).lossHorizon, { lost: 1, settled: 3 })
+})
