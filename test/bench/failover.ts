@@ -6,8 +6,9 @@
 //   brownout   needs netem, which this host kernel lacks, so it runs in the VM lab (one boot of Debian's
 //              kernel under QEMU TCG, images/lab/vm/daemon-suite.ts): LTE's jitter raised past VoIP's SLA
 //              by netem, time from the impairment to the first datagram of a running VoIP flow arriving
-//              via broadband, over --vm-trials N trials (p95); probes every 100 ms and a 1 s brownout
-//              confirmation there (TCG). null, with the reason on stdout, when the VM lab is unavailable
+//              via broadband, over --vm-trials N trials (p95); probes every 50 ms for the trials and the
+//              default 1 s brownout confirmation. null, with the reason on stdout, when the VM lab is
+//              unavailable
 //   flaps      during an S-second soak with the lab policy's own timers (hold-down 10 s, failback 30 s)
 //              and LTE dropping 0.2–0.6 % of packets against VoIP's 1 % loss SLA — a noisy link
 //              below its threshold — the re-steers of VoIP, and how many of them returned it to the path
@@ -100,12 +101,12 @@ async function vmBrownout(): Promise<{ p95Ms: number | null; note: string }> {
     if ('error' in report.result) return { p95Ms: null, note: `the VM run gave no figures: ${report.result.error}` }
     report.result.trials.forEach((t, i) => console.log(`brownout trial ${i + 1}/${VM_TRIALS}: first VoIP packet via bb ${t.firstPacketMs ?? 'never'} ms, re-steer logged ${t.reSteerMs ?? 'never'} ms after the impairment started (applying it ${t.applyMs} ms)`))
     const f = brownoutFigures(report.result)
-    const { brownoutConfirmMs, intervalMs } = report.result.settings
+    const { brownoutConfirmMs, trialIntervalMs } = report.result.settings
     return {
       p95Ms: f.p95Ms,
       note:
         `p50 ${f.p50Ms} ms, p95 ${f.p95Ms} ms from the impairment's start (p95 ${f.p95AfterApplyMs} ms from when its tc commands had finished) ` +
-        `over ${f.moved}/${f.trials} trials that moved VoIP (VM lab: TCG, ${intervalMs} ms probes, ${brownoutConfirmMs} ms confirmation)`,
+        `over ${f.moved}/${f.trials} trials that moved VoIP (VM lab: TCG, ${trialIntervalMs} ms probes, ${brownoutConfirmMs} ms confirmation)`,
     }
   } catch (error) {
     return { p95Ms: null, note: `the VM lab run failed: ${(error as Error).message.split('\n')[0]}` }
