@@ -64,8 +64,11 @@ export interface SteeringChange {
   from: string[]
   to: string[]
   reason: string
-  /** Per path: its status and the figures SLAs are judged on (jitterMs: the recent jitter, sla.ts). */
-  paths: Record<string, { status: PathStatus; why: string; rttMs?: number; jitterMs?: number; lossPct?: number; mos?: number | null }>
+  /**
+   * Per path: its status and the figures SLAs are judged on (sla.ts): rttMs and jitterMs over the last ten
+   * replies, lossPct over the window and lastMinuteLossPct over the loss horizon.
+   */
+  paths: Record<string, { status: PathStatus; why: string; rttMs?: number; jitterMs?: number; lossPct?: number; lastMinuteLossPct?: number; mos?: number | null }>
 }
 
 export interface SteeringResult {
@@ -201,14 +204,17 @@ function chooseWeighted({ cls, names, before, paths, failed, settled }: ClassVie
 }
 
 function figures(names: string[], paths: Record<string, PathTrack>, observations: Observations): SteeringChange['paths'] {
+  const r2 = (x: number): number => Math.round(x * 100) / 100
   const out: SteeringChange['paths'] = {}
   for (const n of names) {
     const m = observations[n]?.metrics
+    const horizon = m?.lossHorizon
     out[n] = {
       status: paths[n]!.status,
       why: paths[n]!.why,
-      ...(m?.rtt ? { rttMs: Math.round(m.rtt.avgMs * 100) / 100 } : {}),
-      ...(m ? { jitterMs: Math.round(m.recentJitterMs * 100) / 100, lossPct: Math.round(m.lossPct * 100) / 100, mos: m.mos } : {}),
+      ...(m && m.recentRttMs !== null ? { rttMs: r2(m.recentRttMs) } : {}),
+      ...(m ? { jitterMs: r2(m.recentJitterMs), lossPct: r2(m.lossPct), mos: m.mos } : {}),
+      ...(horizon && horizon.settled > 0 ? { lastMinuteLossPct: r2((horizon.lost / horizon.settled) * 100) } : {}),
     }
   }
   return out

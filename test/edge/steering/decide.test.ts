@@ -41,7 +41,8 @@ t.test('a blackout is left at once; the re-steer is logged with its figures', as
   const c = rs[1]!.changes[0]!
   t.same([c.class, c.from, c.to, c.at], ['pos', ['a'], ['b'], 50])
   t.match(c.reason, /^a failed: blackout: no reply for 200 ms → b$/)
-  t.equal(c.paths.b!.rttMs, 45)
+  t.match(c.paths.b, { status: 'ok', rttMs: 45, jitterMs: 1, lossPct: 0, lastMinuteLossPct: 0 })
+  t.same(c.paths.a, { status: 'down', why: 'blackout: no reply for 200 ms' }, 'a dead path has no figures')
 })
 
 t.test('a brownout is left only after the confirmation time', async t => {
