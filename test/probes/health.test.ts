@@ -19,7 +19,7 @@ function metrics(over: Partial<PathMetrics> = {}): PathMetrics {
 }
 /** `pct` % of the window's 100 probes and of the last minute's 1000 lost. */
 const loss = (pct: number): Partial<PathMetrics> => ({ lost: pct, received: 100 - pct, lossPct: pct, lossHorizon: { lost: pct * 10, settled: 1000 } })
-const rttOf = (avgMs: number, recentRttMs: number): Partial<PathMetrics> => ({ recentRttMs, rtt: { minMs: 1, avgMs, maxMs: 200, p50Ms: avgMs, p95Ms: 190, p99Ms: 200 } })
+const rttOf = (avgMs: number, recentRttMs: number, minMs = 1, p95Ms = 190): Partial<PathMetrics> => ({ recentRttMs, rtt: { minMs, avgMs, maxMs: p95Ms + 10, p50Ms: avgMs, p95Ms, p99Ms: p95Ms + 10 } })
 const was = (state: PathHealth['state'], since = 500): PathHealth => ({ state, reason: 'earlier', since })
 
 t.test('verdicts', async t => {
@@ -27,8 +27,10 @@ t.test('verdicts', async t => {
     ['carrier lost wins over everything', was('up'), metrics(), false, 1000, 'down', /^carrier lost$/],
     ['nothing sent yet', null, null, true, 1000, 'down', /no probe sent yet/],
     ['healthy path', was('up'), metrics(), true, 1010, 'up', /^ok$/],
-    ['silence of 3 × 50 ms = blackout, before any timeout fired', was('up'), metrics(), true, 1150, 'down', /blackout: no reply for 150 ms \(3 probes missed, limit 3\)/],
-    ['silence of 149 ms is not yet 3 misses', was('up'), metrics(), true, 1149, 'up', /^ok$/],
+    ['silence of 3 × 50 ms past the RTT spread (p95 − min, 8 ms) = blackout, before any timeout fired', was('up'), metrics(), true, 1158, 'down', /blackout: no reply for 158 ms \(3 probes missed beyond the 8 ms RTT spread, limit 3\)/],
+    ['silence of 157 ms is not yet 3 misses', was('up'), metrics(), true, 1157, 'up', /^ok$/],
+    ['a jittery path (RTTs spread 280 ms): 400 ms of silence is delay, not 3 misses', was('up'), metrics(rttOf(100, 100, 20, 300)), true, 1400, 'up', /^ok$/],
+    ['a jittery path: 430 ms of silence is', was('up'), metrics(rttOf(100, 100, 20, 300)), true, 1430, 'down', /no reply for 430 ms \(3 probes missed beyond the 280 ms RTT spread, limit 3\)/],
     ['timed-out misses in a row count too', was('up'), metrics({ consecutiveMisses: 3, consecutiveReplies: 0 }), true, 1000, 'down', /3 probes missed/],
     ['never a reply', null, metrics({ lastReplyAt: null, firstSentAt: 900, received: 0, consecutiveReplies: 0 }), true, 1100, 'down', /no reply yet/],
     ['down stays down until 5 replies in a row', was('down'), metrics({ consecutiveReplies: 4 }), true, 1000, 'down', /recovering: 4\/5/],
@@ -71,7 +73,7 @@ t.test('a dead path is seen in about downAfterMisses × intervalMs, stepping tim
     h = pathHealth(h, metrics({ at: now }), settings, UP, now)
     if (h.state === 'down') downAt = now
   }
-  t.equal(downAt - 1000, 3 * 50, 'down 150 ms after the last reply, with timeoutMs 1000')
+  t.equal(downAt - 1000, 160, 'down within 10 ms of 158 ms after the last reply (3 × 50 ms past the 8 ms RTT spread), with timeoutMs 1000')
 })
 
 t.test('no brownout settings → never degraded', async t => {
