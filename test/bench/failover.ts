@@ -4,8 +4,8 @@
 //              running POS flow arriving at the far side via LTE, over N trials (p50, p95)
 //   carrier    the provider's end of the access link goes down (the edge loses carrier); same measure
 //   brownout   needs netem, which this host kernel lacks, so it runs in the VM lab (one boot of Debian's
-//              kernel under QEMU TCG, images/lab/vm/daemon-suite.ts): LTE's jitter raised past VoIP's SLA
-//              by netem, time from the impairment to the first datagram of a running VoIP flow arriving
+//              kernel under QEMU TCG, images/lab/vm/daemon-suite.ts): LTE's RTT raised to 300 ms by netem
+//              (VoIP's SLA: 150 ms), time from the impairment to the first datagram of a running VoIP flow arriving
 //              via broadband, over --vm-trials N trials (p95); probes every 50 ms for the trials and the
 //              default 1 s brownout confirmation. null, with the reason on stdout, when the VM lab is
 //              unavailable
@@ -86,7 +86,7 @@ async function vmBrownout(): Promise<{ p95Ms: number | null; note: string }> {
   if (!(Number.isInteger(VM_TRIALS) && VM_TRIALS > 0)) return { p95Ms: null, note: `--vm-trials ${VM_TRIALS}: no VM trials asked for` }
   const skip = vmLabSkip()
   if (skip) return { p95Ms: null, note: `the VM lab is not available here: ${skip}` }
-  console.log(`brownout: ${VM_TRIALS} jitter brownouts of LTE in the VM lab (one QEMU TCG boot, a few minutes)`)
+  console.log(`brownout: ${VM_TRIALS} delay brownouts of LTE in the VM lab (one QEMU TCG boot, a few minutes)`)
   try {
     // The guest's check and trial lines as they come (the whole console is kernel and daemon chatter).
     let partial = ''
@@ -101,12 +101,12 @@ async function vmBrownout(): Promise<{ p95Ms: number | null; note: string }> {
     if ('error' in report.result) return { p95Ms: null, note: `the VM run gave no figures: ${report.result.error}` }
     report.result.trials.forEach((t, i) => console.log(`brownout trial ${i + 1}/${VM_TRIALS}: first VoIP packet via bb ${t.firstPacketMs ?? 'never'} ms, re-steer logged ${t.reSteerMs ?? 'never'} ms after the impairment started (applying it ${t.applyMs} ms)`))
     const f = brownoutFigures(report.result)
-    const { brownoutConfirmMs, trialIntervalMs } = report.result.settings
+    const { brownoutConfirmMs, trialIntervalMs, trialRttMs } = report.result.settings
     return {
       p95Ms: f.p95Ms,
       note:
         `p50 ${f.p50Ms} ms, p95 ${f.p95Ms} ms from the impairment's start (p95 ${f.p95AfterApplyMs} ms from when its tc commands had finished) ` +
-        `over ${f.moved}/${f.trials} trials that moved VoIP (VM lab: TCG, ${trialIntervalMs} ms probes, ${brownoutConfirmMs} ms confirmation)`,
+        `over ${f.moved}/${f.trials} trials that moved VoIP (VM lab: TCG, LTE's RTT raised to ${trialRttMs} ms, ${trialIntervalMs} ms probes, ${brownoutConfirmMs} ms confirmation)`,
     }
   } catch (error) {
     return { p95Ms: null, note: `the VM lab run failed: ${(error as Error).message.split('\n')[0]}` }

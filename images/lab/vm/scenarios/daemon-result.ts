@@ -56,6 +56,8 @@ export interface DaemonScenarioResult {
     readonly intervalMs: number
     /** The probe interval of the timed trials (the daemon is reloaded with it after the story). */
     readonly trialIntervalMs: number
+    /** The RTT the trials' delay brownouts raise LTE to. */
+    readonly trialRttMs: number
     readonly brownoutConfirmMs: number
     readonly failbackDelayMs: number
     readonly holdDownMs: number
@@ -141,7 +143,7 @@ export function parseDaemonResult(text: string): DaemonScenarioResult {
   }
   need(typeof r === 'object' && r !== null, 'not an object')
   const settings = r.settings as Record<string, unknown> | undefined
-  for (const key of ['intervalMs', 'trialIntervalMs', 'brownoutConfirmMs', 'failbackDelayMs', 'holdDownMs', 'jitterMs', 'lossPct']) {
+  for (const key of ['intervalMs', 'trialIntervalMs', 'trialRttMs', 'brownoutConfirmMs', 'failbackDelayMs', 'holdDownMs', 'jitterMs', 'lossPct']) {
     need(typeof settings?.[key] === 'number', `settings.${key} must be a number`)
   }
   checkMove(r.jitterBrownout, 'jitterBrownout')

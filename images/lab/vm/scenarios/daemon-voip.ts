@@ -7,7 +7,8 @@
 //   4. a loss burst on LTE past 1 % → VoIP moves again;
 //   5. guest traffic never entered a tunnel device and always arrived from broadband's address;
 //   6. the decision log holds each of those re-steers with its reason;
-//   7. optionally (--trials N) N more jitter brownouts, timed, for `npm run bench failover`.
+//   7. optionally (--trials N) N delay brownouts (LTE's RTT raised past the SLA's 150 ms), timed, for
+//      `npm run bench failover`.
 // Prints LAB-CHECK lines (scenario-checks.ts), writes the figures as JSON (daemon-result.ts) to --out,
 // exits 1 if a check failed. Times are measured on the guest's clock, which the daemon and the UDP sink
 // share: impairment start → re-steer in the decision log, and → first VoIP datagram via broadband.
@@ -37,13 +38,18 @@ if (!(Number.isInteger(TRIALS) && TRIALS >= 0)) throw new Error(`--trials ${valu
 // confirmation is the policy's default (1 s): the jitter verdict already spans the last ten probes.
 // The bench's timed trials (after the story) run with 50 ms probes, as its host-kernel trials do: the
 // daemon is reloaded for them, and the story's load (flows, checks) is over by then.
-const SETTINGS = { intervalMs: 100, trialIntervalMs: 50, brownoutConfirmMs: 1000, failbackDelayMs: 3000, holdDownMs: 1000, jitterMs: 80, lossPct: 5 } as const
+// The issue's brownout figure is for loss or delay injected: the trials raise LTE's RTT to 300 ms, twice
+// VoIP's 150 ms SLA, so each one times a clear breach (the story's jitter brownout reads 31–65 ms against
+// 30 ms at times, and a breach that dips under its limit restarts its confirmation, as it should).
+const SETTINGS = { intervalMs: 100, trialIntervalMs: 50, trialRttMs: 300, brownoutConfirmMs: 1000, failbackDelayMs: 3000, holdDownMs: 1000, jitterMs: 80, lossPct: 10 } as const
 // netem's jitter is normal per direction (provider-profiles.ts splits it): ± 80 ms round trip puts the
 // probes' jitter (mean |D|, recent or RFC 3550) at 40–60 ms here (measured), past VoIP's 30 ms, while replies stay far inside
-// downAfterMisses × interval, so the path is browned out, not blacked out. 5 % loss each way loses ~10 %
-// of probes: past VoIP's 1 %.
+// downAfterMisses × interval, so the path is browned out, not blacked out. 10 % loss each way loses ~19 %
+// of probes: a loss SLA of 1 % is judged broken at 5 lost of the window's 100 (99.9 % confidence), some
+// 26 probes into the burst (5 % each way took 6–12 s at 100 ms probes).
 const JITTER: Impairment = { kind: 'jitter', jitterMs: SETTINGS.jitterMs }
 const LOSS: Impairment = { kind: 'loss', percent: SETTINGS.lossPct }
+const DELAY: Impairment = { kind: 'delay', rttMs: SETTINGS.trialRttMs }
 const VOIP_PORT = 5060
 const GUEST_PORT = 7001
 // Every datagram crosses four namespaces and becomes a line the sink prints and this process parses:
@@ -282,7 +288,7 @@ async function trial(branch: Branch, sink: Sink, i: number, flows: LongRunningPr
     await sink.waitFor(a => a.payload.startsWith(`${tag} `) && a.source === lte, within(15_000), `${tag} via lte`, mark)
     const settled = await calm(branch)
     if (settled !== 'calm') console.log(`before trial ${i}: ${settled}`)
-    return await timeMove(branch, sink, tag, JITTER)
+    return await timeMove(branch, sink, tag, DELAY)
   } finally {
     p.kill('SIGTERM')
     await branch.lab.restore('lte')
@@ -311,7 +317,7 @@ try {
       trials.push(timing)
       console.log(`brownout trial ${i}/${TRIALS}: ${moveDetail(timing)}`)
     }
-    report('daemon-brownout-trials', trials.every(t => t.moved), `${trials.filter(t => t.moved).length}/${TRIALS} jitter brownouts moved VoIP; first packet via bb after ${trials.map(t => figure(t.firstPacketMs)).join(', ')}`)
+    report('daemon-brownout-trials', trials.every(t => t.moved), `${trials.filter(t => t.moved).length}/${TRIALS} delay brownouts (RTT ${SETTINGS.trialRttMs} ms) moved VoIP; first packet via bb after ${trials.map(t => figure(t.firstPacketMs)).join(', ')}`)
   }
   const result: DaemonScenarioResult = { settings: SETTINGS, ...told, decisions: await readDecisions(), trials }
   if (values.out !== undefined) await writeFile(values.out, JSON.stringify(result, null, 2))

@@ -45,7 +45,7 @@ t.test('percentile is nearest-rank over the figures that exist', async t => {
 
 const move = (firstPacketMs: number | null) => ({ moved: firstPacketMs !== null, reSteerMs: firstPacketMs, firstPacketMs, reason: 'lte failed: jitter', applyMs: 300 })
 const RESULT: DaemonScenarioResult = {
-  settings: { intervalMs: 100, trialIntervalMs: 50, brownoutConfirmMs: 1500, failbackDelayMs: 3000, holdDownMs: 1000, jitterMs: 80, lossPct: 5 },
+  settings: { intervalMs: 100, trialIntervalMs: 50, trialRttMs: 300, brownoutConfirmMs: 1500, failbackDelayMs: 3000, holdDownMs: 1000, jitterMs: 80, lossPct: 10 },
   jitterBrownout: move(2500),
   failback: { failedBack: true, afterMs: 4200, reason: 'failback to lte', movedFlowStayed: true },
   lossBurst: move(1900),
