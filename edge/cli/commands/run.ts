@@ -3,9 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { DEFAULT_CONTROL_SOCKET } from '../../daemon/control-socket.js'
 import { parseBackendChoice, type IpsecBackendChoice } from '../../dataplane/ipsec/ipsec-backend.js'
-import { runEdge } from '../../main.js'
 import { isHubPolicyText } from '../../hub/load.js'
-import { runHub } from '../../hub/main.js'
 import { UsageError, type Command } from '../command.js'
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal']
@@ -56,7 +54,10 @@ exit status: 0 stopped cleanly, 1 could not start, 2 invalid policy or arguments
     }
     const policyFile = resolve(io.cwd, values.policy)
     // A hub policy (device.role hub) runs the hub mode (edge/hub); an unreadable file is the edge's to report.
-    const run = isHubPolicyText(await readFile(policyFile, 'utf8').catch(() => '')) ? runHub : runEdge
+    // Only the mode in use is loaded: an edge never carries the hub's code, nor a hub the edge's.
+    const run = isHubPolicyText(await readFile(policyFile, 'utf8').catch(() => ''))
+      ? (await import('../../hub/main.js')).runHub
+      : (await import('../../main.js')).runEdge
     return run(
       {
         policyFile,
