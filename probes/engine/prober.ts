@@ -1,14 +1,6 @@
 // The probing loop for every path, with its side effects injected (clock, sockets, timers), so it runs
 // the same in the worker thread (real sockets) and in unit tests (fakes). One STAMP session and one
-// socket per path; replies are matched, windowed and reported.
-//
-// Paths with the same interval share one timer (an IntervalGroup): every tick sends each of their probes
-// back to back, each with its own T1 read right before its send. A timer per path woke the worker thread
-// once per probe — with 5 paths at 20/s, 100 wake-ups a second, each costing more than the probe itself
-// on this box (the worker's JS was ~0.6 % of a core, the thread ~2.4 %). A path joining a running group
-// sends its first probe at once and then on the group's ticks, so only its first gap is shorter than
-// its interval. The snapshot timer starts together with the first group, so in the common case (the
-// snapshot interval is the probe interval) snapshots ride the same wake-up as the sends.
+// socket per path; each path sends on its own interval; replies are matched, windowed and reported.
 import { computePathMetrics, type PathMetrics } from '../metrics/path-metrics.js'
 import { ProbeWindow } from '../metrics/window.js'
 import { SenderSession } from '../stamp/sender.js'
@@ -52,6 +44,7 @@ class PathProber {
   readonly #deps: ProberDeps
   readonly #emit: (event: ProbeEvent) => void
   #socket: ProbeSocket | null = null
+  #ticker: unknown = null
   #closed = false
 
   constructor(target: ProbeTarget, windowSize: number, deps: ProberDeps, emit: (event: ProbeEvent) => void) {
@@ -64,21 +57,21 @@ class PathProber {
     this.#emit = emit
   }
 
-  /** Opens the socket and sends the first probe; false when stopped meanwhile (nothing to schedule). */
-  async start(): Promise<boolean> {
+  async start(): Promise<void> {
     const socket = await this.#deps.openSocket(this.target.localAddress)
     if (this.#closed) {
       socket.close()
-      return false
+      return
     }
     this.#socket = socket
     socket.onMessage((payload, from) => this.#onReply(payload, from))
-    this.tick()
-    return true
+    this.#tick()
+    this.#ticker = this.#deps.timers.setInterval(() => this.#tick(), this.target.intervalMs)
   }
 
   stop(): void {
     this.#closed = true
+    if (this.#ticker !== null) this.#deps.timers.clearInterval(this.#ticker)
     this.#socket?.close()
     this.#socket = null
   }
@@ -95,8 +88,7 @@ class PathProber {
     }
   }
 
-  /** Settles timed-out probes and sends the next one (unless the path's count is reached). */
-  tick(): void {
+  #tick(): void {
     const socket = this.#socket
     if (!socket) return
     const { clock } = this.#deps
@@ -137,22 +129,16 @@ class PathProber {
   }
 }
 
-/** The paths probed at one interval, and the one timer that sends all their probes. */
-interface IntervalGroup {
-  readonly paths: Set<PathProber>
-  readonly timer: unknown
-}
-
 export class MultiPathProber {
   readonly #deps: ProberDeps
   readonly #options: ProberOptions
   readonly #paths = new Map<string, PathProber>()
-  readonly #groups = new Map<number, IntervalGroup>()
-  #snapshotTimer: unknown = null
+  #snapshotTimer: unknown
 
   constructor(deps: ProberDeps, options: ProberOptions) {
     this.#deps = deps
     this.#options = options
+    this.#snapshotTimer = deps.timers.setInterval(() => this.#publish(), options.snapshotIntervalMs)
   }
 
   /** Replaces the set of targets: new paths start, removed ones stop, changed ones restart. */
@@ -162,7 +148,8 @@ export class MultiPathProber {
     for (const [pathId, prober] of this.#paths) {
       const next = wanted.get(pathId)
       if (!next || !sameSession(prober.target, next)) {
-        this.#remove(pathId, prober)
+        prober.stop()
+        this.#paths.delete(pathId)
       }
     }
     const starting: Promise<void>[] = []
@@ -171,15 +158,10 @@ export class MultiPathProber {
       const prober = new PathProber(target, this.#options.windowSize, this.#deps, this.#options.onEvent)
       this.#paths.set(target.pathId, prober)
       starting.push(
-        prober.start().then(
-          started => {
-            if (started) this.#join(prober)
-          },
-          (err: unknown) => {
-            this.#paths.delete(target.pathId)
-            this.#options.onError(target.pathId, err instanceof Error ? err : new Error(String(err)))
-          },
-        ),
+        prober.start().catch((err: unknown) => {
+          this.#paths.delete(target.pathId)
+          this.#options.onError(target.pathId, err instanceof Error ? err : new Error(String(err)))
+        }),
       )
     }
     await Promise.all(starting)
@@ -191,40 +173,9 @@ export class MultiPathProber {
   }
 
   stop(): void {
-    for (const [pathId, prober] of this.#paths) this.#remove(pathId, prober)
-  }
-
-  #join(prober: PathProber): void {
-    const intervalMs = prober.target.intervalMs
-    const group = this.#groups.get(intervalMs)
-    if (group) {
-      group.paths.add(prober)
-      return
-    }
-    const { timers } = this.#deps
-    // Started in the same turn as the group's timer, so both fire on the same wake-up (see the top).
-    if (this.#groups.size === 0) this.#snapshotTimer = timers.setInterval(() => this.#publish(), this.#options.snapshotIntervalMs)
-    const paths = new Set([prober])
-    this.#groups.set(intervalMs, {
-      paths,
-      timer: timers.setInterval(() => {
-        for (const p of paths) p.tick()
-      }, intervalMs),
-    })
-  }
-
-  #remove(pathId: string, prober: PathProber): void {
-    prober.stop()
-    this.#paths.delete(pathId)
-    const intervalMs = prober.target.intervalMs
-    const group = this.#groups.get(intervalMs)
-    if (!group?.paths.delete(prober) || group.paths.size > 0) return
-    this.#deps.timers.clearInterval(group.timer)
-    this.#groups.delete(intervalMs)
-    if (this.#groups.size === 0) {
-      this.#deps.timers.clearInterval(this.#snapshotTimer)
-      this.#snapshotTimer = null
-    }
+    this.#deps.timers.clearInterval(this.#snapshotTimer)
+    for (const prober of this.#paths.values()) prober.stop()
+    this.#paths.clear()
   }
 
   #publish(): void {

@@ -132,34 +132,6 @@ t.test('one snapshot call per interval carries every path; none before there are
   prober.stop()
 })
 
-t.test('paths with the same interval share one timer, and the snapshot timer starts with the first', async t => {
-  const world = new FakeWorld()
-  for (const a of ['10.1.0.2', '10.2.0.2', '10.3.0.2', '10.4.0.2']) world.links.set(a, { delayMs: 1 })
-  const intervals: number[] = []
-  let cleared = 0
-  const deps = world.deps()
-  const timers = {
-    setInterval: (fn: () => void, ms: number) => (intervals.push(ms), deps.timers.setInterval(fn, ms)),
-    clearInterval: (handle: unknown) => (cleared++, deps.timers.clearInterval(handle)),
-  }
-  const sentAt = new Map<string, number[]>()
-  const prober = new MultiPathProber({ ...deps, timers }, {
-    windowSize: 20, snapshotIntervalMs: 100, onEvent: () => undefined, onSnapshot: () => undefined, onError: () => undefined,
-  })
-  t.same(intervals, [], 'no timer before there is a path')
-  await prober.update([target('a', '10.1.0.2'), target('b', '10.2.0.2'), target('c', '10.3.0.2'), target('slow', '10.4.0.2', { intervalMs: 1000 })])
-  t.same(intervals, [100, 100, 1000], 'snapshots, one timer for the three 100 ms paths, one for the 1 s path')
-  world.advance(300)
-  for (const m of prober.snapshot()) sentAt.set(m.pathId, [m.totalSent])
-  t.same(Object.fromEntries(sentAt), { a: [4], b: [4], c: [4], slow: [1] }, 'every path still sends at its own rate')
-  await prober.update([target('a', '10.1.0.2'), target('slow', '10.4.0.2', { intervalMs: 1000 })])
-  t.equal(cleared, 0, 'the group timer stays while a path still uses it')
-  world.advance(200)
-  t.equal(prober.snapshot().find(m => m.pathId === 'a')?.totalSent, 6, 'the remaining path of the group keeps its pace')
-  prober.stop()
-  t.equal(cleared, 3, 'stop clears both group timers and the snapshot timer')
-})
-
 t.test('ProbeEngine with probeEvents false: snapshots and latest, no probe events', async t => {
   const world = new FakeWorld()
   world.links.set('10.1.0.2', { delayMs: 2 })
