@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The installed `sdwan-edge` executable: real process I/O around `main`.
-import { applyDaemonV8Flags } from '../daemon/v8-flags.js'
+import { keepYoungGenerationSmall } from '../daemon/young-generation.js'
 
 const argv = process.argv.slice(2)
-// The long-running daemon's V8 flags (edge/daemon/v8-flags.ts) work only if set before the burst of
-// loading the CLI's and the daemon's modules, so before `main` is imported.
-applyDaemonV8Flags(argv[0])
+// The long-running daemon keeps a small V8 nursery (edge/daemon/young-generation.ts); the flag works only
+// if set before the burst of loading the CLI's and the daemon's modules, so before `main` is imported.
+keepYoungGenerationSmall(argv[0])
 const { main } = await import('./main.js')
 
 main(argv, {
