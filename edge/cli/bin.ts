@@ -1,14 +1,8 @@
 #!/usr/bin/env node
 // The installed `sdwan-edge` executable: real process I/O around `main`.
-import { keepYoungGenerationSmall } from '../daemon/young-generation.js'
+import { main } from './main.js'
 
-const argv = process.argv.slice(2)
-// The long-running daemon keeps a small V8 nursery (edge/daemon/young-generation.ts); the flag works only
-// if set before the burst of loading the CLI's and the daemon's modules, so before `main` is imported.
-keepYoungGenerationSmall(argv[0])
-const { main } = await import('./main.js')
-
-main(argv, {
+main(process.argv.slice(2), {
   stdout: text => void process.stdout.write(text),
   stderr: text => void process.stderr.write(text),
   cwd: process.cwd(),
