@@ -103,9 +103,10 @@ export async function runEdge(opts: RunOptions, io: RunIo): Promise<number> {
     kernel: session.kernel,
     reconciler: session.reconciler,
     loosenRpFilter: devices => loosenStrictRpFilter(devices, nodeSysctlFs),
-    startProbes: targets => {
+    startProbes: (targets, onSnapshots) => {
       const engine = ProbeEngine.start(targets, { windowSize: policy.probes.windowSize, snapshotIntervalMs, probeEvents: false })
       engine.on('error', err => log.error({ err }, 'probe engine error'))
+      engine.on('snapshots', onSnapshots)
       return engine
     },
     log,

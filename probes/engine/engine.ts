@@ -110,12 +110,14 @@ export function inlineTransport(deps: ProberDeps): TransportFactory {
 
 interface EngineEvents {
   metrics: [PathMetrics]
+  snapshots: [readonly PathMetrics[]]
   probe: [ProbeEvent]
   error: [Error]
 }
 
 /**
- * Events: 'metrics' (PathMetrics, every snapshotIntervalMs per path), 'probe' (ProbeEvent, one per reply,
+ * Events: 'metrics' (PathMetrics, every snapshotIntervalMs per path), 'snapshots' (once per batch of
+ * them, after their 'metrics' events: every path's at once), 'probe' (ProbeEvent, one per reply,
  * loss, late or duplicate reply, send error or stray datagram; none when started with probeEvents
  * false), 'error' (a path whose socket could not be
  * opened, e.g. its local address is gone; the path is dropped until the next update). As with any
@@ -182,6 +184,7 @@ export class ProbeEngine extends EventEmitter<EngineEvents> {
           this.#latest.set(metrics.pathId, metrics)
           this.emit('metrics', metrics)
         }
+        this.emit('snapshots', msg.metrics)
         break
       case 'error':
         this.emit('error', new Error(msg.pathId === null ? msg.message : `path ${msg.pathId}: ${msg.message}`))

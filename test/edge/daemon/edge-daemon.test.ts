@@ -35,10 +35,12 @@ function harness() {
   const applied: DesiredState[] = []
   const latest = new Map<string, PathMetrics>()
   const probes: ProbePort = { update: () => undefined, latest: p => latest.get(p), stop: async () => undefined }
+  const ticks: number[] = []
+  let snapshotsArrived = () => undefined as void
   const deps: DaemonDeps = {
     now: () => now,
     wallNow: () => 1_700_000_000_000 + now,
-    timers: { setInterval: () => 0, clearInterval: () => undefined },
+    timers: { setInterval: (_fn, ms) => ticks.push(ms), clearInterval: () => undefined },
     kernel: { facts: async () => kernelFacts(aUp), watch: l => ((listener = l), () => undefined) },
     reconciler: {
       set: async want => {
@@ -46,7 +48,7 @@ function harness() {
         return { ops: [], failed: [], reached: { rules: [], routes: [], greLinks: [], vxlanLinks: [], nftDigest: null } }
       },
     },
-    startProbes: () => probes,
+    startProbes: (_targets, onSnapshots) => ((snapshotsArrived = onSnapshots), probes),
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
   }
   const answering = (...paths: string[]) => {
@@ -61,6 +63,8 @@ function harness() {
     applied,
     answering,
     silent,
+    ticks,
+    snapshots: () => snapshotsArrived(),
     advance: (ms: number) => (now += ms),
     setLink: (up: boolean) => {
       aUp = up
@@ -90,6 +94,19 @@ t.test('start programs the plan: every class on its first path', async t => {
   t.equal(h.applied.length, 1)
   t.equal(posTable(h.applied[0]!), 1001, 'pos → table of path a')
   t.ok(hasDefaultVia(h.applied[0]!, '192.0.2.1'), 'a has its default route via the DHCP gateway')
+})
+
+t.test('a batch of probe snapshots is a steering round; the tick is only a slow fallback', async t => {
+  const { h } = await runningWithEveryPathAnswering()
+  t.same(h.ticks, [300], 'the fallback tick: downAfterMisses (3) × the shortest interval (100 ms)')
+  const before = h.applied.length
+  h.advance(1000)
+  h.answering('b', 'c')
+  h.silent('a', 100)
+  h.snapshots()
+  for (let i = 0; i < 50 && h.applied.length === before; i++) await new Promise(resolve => setImmediate(resolve))
+  t.equal(h.applied.length, before + 1, 'the snapshots showing a silent were acted on without a tick')
+  t.equal(posTable(h.applied.at(-1)!), 1002, 'pos → table of path b')
 })
 
 t.test('carrier loss moves the class at once; the carrier returning restores the routes', async t => {

@@ -135,18 +135,23 @@ t.test('one snapshot call per interval carries every path; none before there are
 t.test('ProbeEngine with probeEvents false: snapshots and latest, no probe events', async t => {
   const world = new FakeWorld()
   world.links.set('10.1.0.2', { delayMs: 2 })
-  const engine = ProbeEngine.start([target('a', '10.1.0.2', { intervalMs: 10 })], {
+  world.links.set('10.2.0.2', { delayMs: 3 })
+  const engine = ProbeEngine.start([target('a', '10.1.0.2', { intervalMs: 10 }), target('b', '10.2.0.2', { intervalMs: 10 })], {
     windowSize: 50, snapshotIntervalMs: 100, probeEvents: false, transport: inlineTransport(world.deps()),
   })
   const probes: ProbeEvent[] = []
   const snapshots: PathMetrics[] = []
+  const batches: string[][] = []
   engine.on('probe', e => probes.push(e))
   engine.on('metrics', m => snapshots.push(m))
+  engine.on('snapshots', batch => batches.push(batch.map(m => m.pathId)))
   await settle()
   world.advance(1000)
   await settle()
   t.equal(probes.length, 0, 'no probe events cross')
-  t.ok(snapshots.length >= 9, `periodic snapshots (${snapshots.length})`)
+  t.ok(snapshots.length >= 18, `periodic snapshots (${snapshots.length})`)
+  t.equal(batches.length * 2, snapshots.length, 'one snapshots event per batch, after its metrics events')
+  t.ok(batches.every(b => b.join() === 'a,b'), 'each batch holds every path')
   t.equal(engine.latest('a')?.received, 50, 'the window is full of replies all the same')
   await engine.stop()
 })
