@@ -34,6 +34,12 @@ export interface LabPolicyOptions {
   serial?: number
   /** ERP over the plain GRE tunnel LAB_GRE_TUNNEL (instead of straight over MPLS), dropped when it is down. */
   erpOverGre?: boolean
+  /**
+   * The three uplinks alone: no hub, no tunnels, so no POS class (it rides only the tunnels). The failover
+   * bench measures the daemon's memory and CPU this way, as the issue states its goal (3 uplinks × 20
+   * probes/s).
+   */
+  directOnly?: boolean
   /** Report to this broker (plain MQTT inside the lab: the broker listens on a lab address only). */
   telemetry?: { broker: string; reportIntervalS?: number }
 }
@@ -71,19 +77,19 @@ uplinks:
 ${uplink('bb', 'broadband', bb)}
 ${uplink('lte', 'lte', lte, ', metered: true')}
 ${uplink('mpls', 'mpls', mpls)}
-hubs:
+${options.directOnly ? '' : `hubs:
   - { name: dc1, addresses: [${a.hubPublic}], ikeId: ${LAB_HUB_ID} }
 tunnels:
 ${tunnel('dc1-bb')}
 ${tunnel('dc1-lte')}
-${options.erpOverGre ? `${greTunnel}\n` : ''}classes:
-  - name: pos
+${options.erpOverGre ? `${greTunnel}\n` : ''}`}classes:
+${options.directOnly ? '' : `  - name: pos
     match: [{ segments: [store], destinationPrefixes: [${a.hubService}/32], protocol: udp, ports: [${LAB_POS_PORT}] }]
     sla: { maxLatencyMs: 150, maxLossPct: 2 }
     paths: [dc1-bb, dc1-lte]
     whenNoPath: drop
     failover: ${failover}
-  - name: voip
+`}  - name: voip
     match: [{ segments: [store], protocol: udp, ports: [5060, "10000-20000"] }]
     sla: { maxLatencyMs: 150, maxJitterMs: 30, maxLossPct: 1, minMos: 3.6 }
     paths: [lte, bb]

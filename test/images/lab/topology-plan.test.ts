@@ -7,6 +7,8 @@ import { impairmentSteps, restoreSteps } from '../../../images/lab/impairments.j
 import { buildLab, namespacesWithPrefix, NO_NETEM, parseCounters } from '../../../images/lab/lab-network.js'
 import { netemArgs } from '../../../images/lab/provider-profiles.js'
 import { NODES, PROVIDERS, retailBranch } from '../../../images/lab/topology.js'
+import { labPolicy } from '../../../images/lab/lab-policy.js'
+import { parsePolicy } from '../../../edge/config/load.js'
 
 const topology = retailBranch('tp1-')
 
@@ -142,4 +144,12 @@ t.test('a failed build tears down what it made and names the step', async t => {
   await t.rejects(buildLab(topology, run), { name: 'LabStepError', message: /"edge: addresses, links up, routes" failed: .*Nexthop has invalid gateway/ })
   const deleted = requests.filter(r => r.argv.slice(0, 3).join(' ') === 'ip netns del').map(r => r.argv[3])
   t.same(deleted, ['tp1-edge', 'tp1-bb'], 'only namespaces with the prefix deleted')
+})
+
+t.test('the lab policy with the uplinks alone: valid, no hub, no tunnel, no POS', async t => {
+  const r = parsePolicy('lab.yaml', labPolicy(retailBranch('d-'), { directOnly: true }))
+  if (!r.ok) return t.fail(r.errors.map(e => `${e.pointer}: ${e.message}`).join('; '))
+  t.same(r.policy.uplinks.map(u => u.name), ['bb', 'lte', 'mpls'])
+  t.same([r.policy.hubs.length, r.policy.tunnels.length], [0, 0])
+  t.same(r.policy.classes.map(c => c.name), ['voip', 'erp', 'guest', 'store-web'])
 })
