@@ -121,7 +121,7 @@ export function lossFigures(m: Pick<PathMetrics, 'lost' | 'outageLost' | 'settle
  * How long a probe may stay unanswered after a later one was answered before it is presumed lost: RACK's
  * (RFC 8985 §6.2) a quarter of the minimum RTT, widened to the longest such wait a reply in the window
  * really needed (reordering seen, like RACK's DSACK-driven widening), so a path that reorders does not show
- * loss it does not have. Never past the timeout, which settles every probe anyway.
+ * loss it does not have. The timeout settles every probe in any case.
  */
 export function reorderWindowMs(records: readonly ProbeRecord[]): number {
   let minRtt = Infinity
@@ -178,7 +178,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     }
   }
   endRun()
-  const lossHorizon = horizonLoss(window, presumed, outageMisses)
+  const lossHorizon = horizonLoss(window, records, presumed, outageMisses)
   let ipdvSum = 0
   let ipdvMax = 0
   let ipdvPairs = 0
@@ -243,23 +243,27 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
 }
 
 /** Loss over the probes that left the window within the horizon and the window's own, outages left out. */
-function horizonLoss(window: ProbeWindow, presumed: (r: ProbeRecord) => boolean, outageMisses: number | undefined): { lost: number; settled: number } {
+function horizonLoss(
+  window: ProbeWindow,
+  records: readonly ProbeRecord[],
+  presumed: (r: ProbeRecord) => boolean,
+  outageMisses: number | undefined,
+): { lost: number; settled: number } {
   let lost = 0
   let settled = 0
   let run = 0
-  const outcome = (isLost: boolean): void => {
-    settled++
-    if (isLost) {
-      run++
-      return
-    }
+  const endRun = (): void => {
     if (outageMisses === undefined || run < outageMisses) lost += run
     else settled -= run
     run = 0
   }
+  const outcome = (isLost: boolean): void => {
+    settled++
+    if (isLost) run++
+    else endRun()
+  }
   window.forEachPastOutcome(outcome)
-  for (const r of window.records()) if (r.state !== 'pending' || presumed(r)) outcome(r.state !== 'received')
-  if (outageMisses === undefined || run < outageMisses) lost += run
-  else settled -= run
+  for (const r of records) if (r.state !== 'pending' || presumed(r)) outcome(r.state !== 'received')
+  endRun()
   return { lost, settled }
 }
