@@ -30,6 +30,7 @@ import { HUB_LAB, hubLabPolicy } from '../hub-suite.js'
 import { checkReporter } from '../scenario-checks.js'
 import { startTestCharon, type TestCharon } from './test-charon.js'
 import { warmModuleCache } from './module-cache.js'
+import { installWireCounters, readWireCounters, type WireCounters } from './wire-counters.js'
 import { pollStatus } from './poll-status.js'
 
 const NS = { edge: 'hx-e', provider: 'hx-p', hub: 'hx-h', dc: 'hx-d' } as const
@@ -38,9 +39,8 @@ const EDGE_IKE_PORT = 14_500
 const PSK = 'hub-lab-psk-not-secret'
 const PINGS = 5
 
-const WIRE_TABLE = 'hub_wire'
 /** The edge LAN's, the DC's and the tunnels' inner addresses: on the provider's wire only inside ESP. */
-const PROTECTED = '{ 10.42.0.0/24, 10.20.0.0/16, 10.255.42.0/29 }'
+const PROTECTED = ['10.42.0.0/24', '10.20.0.0/16', '10.255.42.0/29']
 
 const run = spawnCommandRunner()
 const sleep = (ms: number) => new Promise<void>(r => setTimeout(r, ms))
@@ -94,31 +94,12 @@ async function buildNamespaces(): Promise<void> {
     ['ip', '-n', NS.edge, 'rule', 'add', 'fwmark', '2', 'lookup', '102', 'pref', '201'],
   ]
   for (const argv of steps) await runChecked(run, { argv })
-  // What the provider forwards (it never sees what the ends decrypt): ESP in UDP (RFC 3948: a zero first
-  // word is IKE's non-ESP marker) and any packet of the protected prefixes in the clear, which is a leak.
-  const wire = [
-    `table inet ${WIRE_TABLE} {`,
-    '  counter esp_udp {}',
-    '  counter clear {}',
-    '  chain forward_watch {',
-    '    type filter hook forward priority -10; policy accept;',
-    '    udp dport 4500 @th,64,32 != 0 counter name esp_udp',
-    '    udp sport 4500 @th,64,32 != 0 counter name esp_udp',
-    `    ip daddr ${PROTECTED} counter name clear`,
-    `    ip saddr ${PROTECTED} counter name clear`,
-    '  }',
-    '}',
-    '',
-  ].join('\n')
-  await runChecked(run, { argv: ns(NS.provider, 'nft', '-f', '-'), input: wire })
+  // What the provider forwards: ESP in UDP, and any packet of the protected prefixes in the clear (a leak).
+  // The edge side named is broadband's; no GRE crosses this lab, so which side it is does not matter.
+  await installWireCounters(run, NS.provider, PROTECTED, 'p-bb')
 }
 
-async function readWire(): Promise<{ espInUdp: number; clear: number }> {
-  const json = await sh(...ns(NS.provider, 'nft', '-j', 'list', 'counters', 'table', 'inet', WIRE_TABLE))
-  const items = (JSON.parse(json) as { nftables: Array<{ counter?: { name: string; packets: number } }> }).nftables
-  const packets = (name: string): number => items.find(i => i.counter?.name === name)?.counter?.packets ?? Number.NaN
-  return { espInUdp: packets('esp_udp'), clear: packets('clear') }
-}
+const readWire = (): Promise<WireCounters> => readWireCounters(run, NS.provider)
 
 async function linkPackets(netns: string, device: string): Promise<{ rx: number; tx: number }> {
   const c = await linkCounters(run, netns, device)
