@@ -14,7 +14,7 @@ import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CharonSupervisor } from '../../edge/dataplane/ipsec/charon-supervisor.js'
 import { nodeSpawnCharon } from '../../edge/dataplane/ipsec/node-spawn.js'
-import { readTunnelCertificateFiles, renderTunnel, type TunnelAuth } from '../../edge/dataplane/ipsec/tunnel-conn.js'
+import { loadTunnel, readTunnelCertificateFiles, renderTunnel, type TunnelAuth } from '../../edge/dataplane/ipsec/tunnel-conn.js'
 import { tunNamesFromFdinfo } from '../../edge/dataplane/ipsec/tun-device.js'
 import { ViciClient } from '../../edge/dataplane/vici/client.js'
 import { realTimers } from '../../edge/dataplane/vici/retry.js'
@@ -134,9 +134,7 @@ export async function startHubResponders(options: HubResponderOptions, run: Comm
       )
       const client = await ViciClient.connect(unixSocketConnect(supervisor.instance.viciSocketPath))
       clients.push(client)
-      for (const key of rendered.keys) await client.loadKey(key)
-      for (const s of rendered.shared) await client.loadShared(s)
-      await client.loadConn(rendered.connName, rendered.loadConn)
+      await loadTunnel(client, rendered)
     }
     const mark = (i: number) => `0x${(markBase + i).toString(16)}`
     const ruleset = [

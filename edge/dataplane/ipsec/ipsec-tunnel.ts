@@ -10,7 +10,7 @@
 // (charon-supervisor.ts), so each `ready` loads everything again.
 import type { CharonSupervisorEvent, CharonSupervisorOptions } from './charon-supervisor.js'
 import type { CharonInstance } from './charon-config.js'
-import { renderTunnel, type RenderedTunnel, type TunnelCertificateFiles } from './tunnel-conn.js'
+import { loadTunnel, renderTunnel, type RenderedTunnel, type TunnelCertificateFiles } from './tunnel-conn.js'
 import type { TunnelPlan } from './tunnel-plan.js'
 import type { TunnelDevices } from './tunnel-devices.js'
 import { ViciClient } from '../vici/client.js'
@@ -161,9 +161,7 @@ export class IpsecTunnel {
     if (life !== this.life) return client.close()
     this.client?.close()
     this.client = client
-    for (const key of this.rendered.keys) await client.loadKey(key)
-    for (const secret of this.rendered.shared) await client.loadShared(secret)
-    await client.loadConn(this.rendered.connName, this.rendered.loadConn)
+    await loadTunnel(client, this.rendered)
     this.attempt = 0
     void this.initiate(life)
   }

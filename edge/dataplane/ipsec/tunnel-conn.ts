@@ -1,7 +1,7 @@
 // Renders one IPsec tunnel description into the VICI messages that set it up: the load-conn section and
 // the credentials (load-shared for PSK; load-key plus certificate data for X.509). Pure: certificate and key
 // files are read by the caller (readTunnelCertificateFiles) and passed in as bytes.
-import type { PrivateKeyLoad, SharedSecret } from '../vici/client.js'
+import type { PrivateKeyLoad, SharedSecret, ViciClient } from '../vici/client.js'
 import type { ViciMessageInput } from '../vici/message.js'
 
 export interface TunnelEndpoint {
@@ -58,6 +58,13 @@ export interface RenderedTunnel {
   readonly shared: readonly SharedSecret[]
   /** Private keys to load-key; the certificates themselves travel inside the load-conn auth sections. */
   readonly keys: readonly PrivateKeyLoad[]
+}
+
+/** Gives charon a rendered tunnel over VICI: its private keys and shared secrets first, then the conn. */
+export async function loadTunnel(client: Pick<ViciClient, 'loadKey' | 'loadShared' | 'loadConn'>, rendered: RenderedTunnel): Promise<void> {
+  for (const key of rendered.keys) await client.loadKey(key)
+  for (const secret of rendered.shared) await client.loadShared(secret)
+  await client.loadConn(rendered.connName, rendered.loadConn)
 }
 
 export class TunnelRenderError extends Error {

@@ -12,7 +12,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { renderTunnel } from '../../../../edge/dataplane/ipsec/tunnel-conn.js'
+import { loadTunnel, renderTunnel } from '../../../../edge/dataplane/ipsec/tunnel-conn.js'
 import { runChecked, type CommandRunner } from '../../command-runner.js'
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../../lab-policy.js'
 import { lineSplitter, type LongRunningProcess, type SpawnLongRunning } from '../../long-running-process.js'
@@ -100,8 +100,7 @@ async function startHub(workDir: string, psk: string, log: string[]): Promise<Te
     // The hub's GRE must not leave in the clear either while no SA is up.
     startAction: 'trap',
   })
-  for (const s of rendered.shared) await hub.client.loadShared(s)
-  await hub.client.loadConn(rendered.connName, rendered.loadConn)
+  await loadTunnel(hub.client, rendered)
   return hub
 }
 

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { askControl } from '../../../../edge/daemon/control-socket.js'
-import { renderTunnel } from '../../../../edge/dataplane/ipsec/tunnel-conn.js'
+import { loadTunnel, renderTunnel } from '../../../../edge/dataplane/ipsec/tunnel-conn.js'
 import type { HubStatus } from '../../../../edge/hub/status.js'
 import { runChecked, spawnCommandRunner } from '../../command-runner.js'
 import { LAB_ESP_PROPOSALS, LAB_IKE_PROPOSALS } from '../../lab-policy.js'
@@ -121,8 +121,7 @@ async function startEdgeCharon(workDir: string, log: string[]): Promise<TestChar
       dpdDelaySec: 2,
       ifId: 101 + i,
     })
-    for (const s of rendered.shared) await edge.client.loadShared(s)
-    await edge.client.loadConn(rendered.connName, rendered.loadConn)
+    await loadTunnel(edge.client, rendered)
   }
   return edge
 }
