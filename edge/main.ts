@@ -1,5 +1,5 @@
 // The composition root: the one place the edge daemon's real side effects are wired together — the
-// policy file, the kernel (rtnetlink + nftables), the probe engine's worker thread, IPsec tunnels, the
+// policy file, the kernel (rtnetlink + nftables), the probe engine and its I/O thread, IPsec tunnels, the
 // decision log, the control socket, central management over MQTT, and the process signals.
 //   SIGTERM/SIGINT  stop; forwarding stays as it is (fail-static) unless started with --flush-on-exit.
 //   SIGHUP          reload the policy file: validated first; on any problem the running policy stays.

@@ -10,6 +10,7 @@ packages=(
   charon-systemd strongswan-swanctl libcharon-extra-plugins          # IKEv2 daemons the tunnel tests start
   libstrongswan-standard-plugins libstrongswan-extra-plugins
   qemu-system-x86 busybox-static cpio zstd xz-utils                  # the VM lab (Debian kernel under TCG)
+  g++ make python3                                                   # node-gyp: the probe I/O addon
 )
 missing=()
 for p in "${packages[@]}"; do

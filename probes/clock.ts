@@ -2,8 +2,8 @@
 // timeouts), plus NTP-format wall timestamps for the STAMP Timestamp fields.
 //
 // RTT is T4 - T1 on the sender's own monotonic clock, so it is immune to wall-clock steps and slews.
-// `process.hrtime` reads CLOCK_MONOTONIC, which is process-wide: the worker thread and the main thread
-// share it, so a `now` taken on the main thread compares directly with a `lastReplyAt` from the worker
+// `process.hrtime` reads CLOCK_MONOTONIC, which is process-wide: the probe I/O thread (native/probe_io.c)
+// stamps T1 and T4 on the same clock, so they compare directly with a `now` taken on the main thread
 // (unlike `performance.now()`, whose origin is per thread).
 import { performance } from 'node:perf_hooks'
 import { unixNsToNtp, type NtpTimestamp } from './stamp/timestamp.js'
@@ -13,6 +13,8 @@ export interface ProbeClock {
   monotonicNs(): bigint
   /** Wall time as an NTP 64-bit timestamp (RFC 5905 §6), for STAMP Timestamp fields. */
   ntpNow(): NtpTimestamp
+  /** The wall time, as ntpNow() reports it, at monotonic time `monoNs` (a probe's send time, planned ahead). */
+  ntpAt(monoNs: bigint): NtpTimestamp
 }
 
 /** Monotonic milliseconds with sub-millisecond resolution; the timebase of PathMetrics and pathHealth. */
@@ -32,5 +34,6 @@ export function systemClock(): ProbeClock {
   return {
     monotonicNs: () => process.hrtime.bigint(),
     ntpNow: () => unixNsToNtp(anchorWallNs + (process.hrtime.bigint() - anchorMono)),
+    ntpAt: monoNs => unixNsToNtp(anchorWallNs + (monoNs - anchorMono)),
   }
 }

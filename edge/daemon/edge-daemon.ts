@@ -12,7 +12,7 @@
 // Warm-up, per path: a path whose link is up, that has never been up, and whose first probe went out
 // less than (upAfterReplies + downAfterMisses) intervals plus a timeout ago has no verdict yet and is
 // taken as usable, so start-up behaves like the plan (every class on its first path) instead of dropping
-// classes while probing starts. It follows the probes, not a clock: a probe worker slow to start on a
+// classes while probing starts. It follows the probes, not a clock: a probe engine slow to start on a
 // loaded box does not end the warm-up early.
 import type { PathHealth } from '../../probes/health.js'
 import type { ProbeTarget } from '../../probes/engine/target.js'
@@ -93,7 +93,7 @@ export interface DaemonSnapshot {
 }
 
 const RECENT_CHANGES = 50
-/** How long the probe worker may take to send its first probe on a loaded box. */
+/** How long the probe engine may take to send its first probe on a loaded box. */
 const PROBE_START_GRACE_MS = 5000
 
 export class EdgeDaemon {
@@ -274,7 +274,7 @@ export class EdgeDaemon {
     this.warming = new Set()
     for (const [name, o] of Object.entries(obs)) {
       if (o.health.state !== 'down' || this.seenUp.has(name) || o.health.reason === 'carrier lost' || o.health.reason.startsWith('tunnel down')) continue
-      // Before its first probe, a path waits for the probe worker to start, within a bound: a path that
+      // Before its first probe, a path waits for the probe engine to start, within a bound: a path that
       // never gets a probe session at all must not count as usable for ever.
       const first = o.metrics?.firstSentAt ?? null
       const since = first ?? this.probingSince + PROBE_START_GRACE_MS
@@ -359,7 +359,7 @@ export class EdgeDaemon {
    * Rounds follow the probe snapshots (one batch per shortest interval), so a dead path is judged as soon
    * as fresh figures say so, and the loop wakes no more often than the evidence changes (each wake-up
    * costs ~90 µs of CPU on a small box; a 25 ms tick was 40 of them a second). The tick only covers for
-   * snapshots that stop coming (no path probed, the worker stalled): the downAfterMisses span of the
+   * snapshots that stop coming (no path probed): the downAfterMisses span of the
    * shortest interval, within 100–1000 ms.
    */
   private fallbackTickMs(): number {

@@ -7,12 +7,12 @@
 // tool is simply the RTT it reports over a bare veth — the kernel's own path (≈ 10–30 µs) plus each
 // tool's timestamping overhead. Error of a sample = |measured RTT − 2 × injected one-way delay|.
 //
-// Where our error comes from: T1 is read just before the send call and T4 in the worker's 'message'
-// callback, so both include user-space scheduling on the sender (the reflector's T3 − T2 hold is
-// subtracted, its receive wake-up is not); ping timestamps in the kernel (SO_TIMESTAMP) and so sees
-// little of that. The first 20 samples of every round are dropped on both sides (ARP, JIT warm-up).
-// A third row, for context: a bare Node UDP echo (no STAMP, no worker) across the same veth, timed the
-// same way in user space — the floor for any Node-based prober on this host at this load.
+// Where our error comes from: T1 is read by the probe I/O thread just before the send call, and T4 is
+// the kernel's receive timestamp (SO_TIMESTAMPNS), as ping's is (SO_TIMESTAMP); what remains is the
+// reflector's side (its T3 − T2 hold is subtracted, its receive wake-up is not). The first 20 samples of
+// every round are dropped on both sides (ARP, JIT warm-up).
+// A third row, for context: a bare Node UDP echo (no STAMP) across the same veth, timed in user space
+// with dgram — what a prober on Node's own sockets would see on this host at this load.
 // Options: --count N per round (default 500), --rounds N (default 2), --injected-ms N (default 0).
 import { spawn, spawnSync } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'

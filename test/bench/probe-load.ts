@@ -1,5 +1,5 @@
 // `npm run bench probe-load`: the CPU and memory cost of probing 3 uplinks × 20 probes/s for 60 s.
-// The real engine (worker thread, real sockets) runs in the edge namespace of the three-uplink topology
+// The real engine (native I/O thread, real sockets) runs in the edge namespace of the three-uplink topology
 // (test/probes/helpers/three-uplinks.ts) against one `sdwan-edge reflect` per provider; the reflectors
 // are separate processes and not counted. CPU is the engine process's user+system time over the 60 s
 // after a 3 s warm-up, as a percentage of one core; RSS is the process's peak resident set. Reference

@@ -1,12 +1,12 @@
 // `sdwan-edge probe HOST`: a one-shot STAMP measurement against any STAMP (or TWAMP-Light) reflector,
-// printed the way ping prints, or as one JSON object with --json. Runs the same worker-thread engine the
+// printed the way ping prints, or as one JSON object with --json. Runs the same probe engine the
 // daemon uses, with one target that stops after --count probes.
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { UsageError, type CliIo, type Command, type ParsedArgs } from '../command.js'
 import { ProbeEngine } from '../../../probes/engine/engine.js'
-import type { ProbeEvent } from '../../../probes/engine/protocol.js'
+import type { ProbeEvent } from '../../../probes/engine/events.js'
 import type { PathMetrics } from '../../../probes/metrics/path-metrics.js'
 import { readAuthKeyFile } from '../../../probes/stamp/key-file.js'
 import { STAMP_PORT } from '../../../probes/stamp/packet.js'
@@ -137,9 +137,9 @@ export const probeCommand: Command = {
     const started = Date.now()
     const engine = ProbeEngine.start(
       [{ pathId: 'probe', localAddress, remoteAddress: host, port, intervalMs, timeoutMs, authKey, count }],
-      // Snapshots matter only at the end (stop() emits a final one); computing them less often keeps the
-      // worker free to read replies the moment they arrive.
-      { windowSize: count, snapshotIntervalMs: 1000 },
+      // The engine hands over what the I/O thread saw once per snapshot interval: 100 ms keeps the ping-like
+      // lines prompt without waking this thread per probe (timestamps are the I/O thread's either way).
+      { windowSize: count, snapshotIntervalMs: 100 },
     )
     if (!json) io.stdout(`STAMP ${host} port ${port} from ${localAddress}: ${count} probes, interval ${intervalMs} ms\n`)
     const settled = new Set<number>()

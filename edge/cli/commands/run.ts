@@ -13,7 +13,7 @@ export const runCommand: Command = {
   summary: 'run the edge daemon: probe, steer, program the kernel',
   help: `usage: sdwan-edge run --policy FILE [options]
 
-Runs the edge daemon: programs the policy's kernel state, probes every path (STAMP, in a worker thread),
+Runs the edge daemon: programs the policy's kernel state, probes every path (STAMP, on its own I/O thread),
 steers each application class by its SLA, and answers 'sdwan-edge status' on a local socket.
 A hub policy (device.role hub) runs the hub instead: it terminates the spokes' tunnels with kernel
 ESP, keeps return traffic on the tunnel it came in on, and reflects STAMP probes.

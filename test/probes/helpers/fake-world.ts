@@ -1,8 +1,9 @@
 // A deterministic stand-in for time and the network, for the prober and engine tests: a virtual clock,
-// timers that fire only when the test advances time, and per-source-address links to an in-memory STAMP
-// reflector (the real pure `reflect`) with configurable delay, loss, duplication and outage.
+// timers that fire only when the test advances time, and a probe I/O thread whose per-source-address
+// links lead to an in-memory STAMP reflector (the real pure `reflect`) with configurable delay, loss,
+// duplication and outage.
 import type { ProbeClock } from '../../../probes/clock.js'
-import type { ProbeSocket, ProberDeps, Timers } from '../../../probes/engine/prober.js'
+import type { IoRecord, ProberDeps, ProbeIo, Timers } from '../../../probes/engine/prober.js'
 import { reflect } from '../../../probes/stamp/reflector.js'
 import { SourceRateLimiter } from '../../../probes/stamp/rate-limit.js'
 import { unixNsToNtp } from '../../../probes/stamp/timestamp.js'
@@ -39,6 +40,7 @@ export class FakeWorld {
   readonly clock: ProbeClock = {
     monotonicNs: () => this.nowNs,
     ntpNow: () => unixNsToNtp(1_700_000_000_000_000_000n + this.nowNs),
+    ntpAt: monoNs => unixNsToNtp(1_700_000_000_000_000_000n + monoNs),
   }
 
   readonly timers: Timers = {
@@ -78,49 +80,67 @@ export class FakeWorld {
   }
 
   deps(): ProberDeps {
-    return { clock: this.clock, timers: this.timers, openSocket: async local => this.#socket(local) }
+    return { clock: this.clock, timers: this.timers, io: this.io }
   }
 
-  #socket(localAddress: string): ProbeSocket {
-    let handler: (payload: Buffer, from: { address: string; port: number }) => void = () => undefined
-    let closed = false
-    const deliver = (payload: Buffer, from: { address: string; port: number }): void => {
-      if (!closed) handler(payload, from)
+  /**
+   * The probe I/O thread over the virtual network: a queued packet leaves at its due time (a 'sent'
+   * record, or 'send-error' when its link is down) and its reply arrives as a 'reply' record, both
+   * stamped with the virtual clock.
+   */
+  readonly io: ProbeIo = {
+    open: (localAddress, remoteAddress, port) => {
+      const channel = this.#nextChannel++
+      this.#channels.set(channel, { localAddress, remoteAddress, port })
+      return channel
+    },
+    queue: (channel, dueNs, seq, packet) => {
+      if (!this.#channels.has(channel)) return false
+      const request = Buffer.from(packet)
+      this.schedule(Number(dueNs - this.nowNs) / 1e6, () => this.#send(channel, seq, request))
+      return true
+    },
+    close: channel => {
+      this.#channels.delete(channel)
+    },
+    drain: () => {
+      const records = this.#records
+      this.#records = []
+      return { records, dropped: 0 }
+    },
+  }
+
+  #nextChannel = 1
+  readonly #channels = new Map<number, { localAddress: string; remoteAddress: string; port: number }>()
+  #records: IoRecord[] = []
+
+  #send(channel: number, seq: number, request: Buffer): void {
+    const socket = this.#channels.get(channel)
+    if (!socket) return
+    const link = this.links.get(socket.localAddress)
+    if (!link || link.down) {
+      this.#records.push({ channel, kind: 'send-error', seq, ns: this.nowNs, error: 'send: Network is unreachable' })
+      return
     }
-    return {
-      send: (packet, port, address, done) => {
-        const link = this.links.get(localAddress)
-        if (!link || link.down) {
-          done(new Error('send ENETUNREACH'))
-          return
-        }
-        done(null)
-        const nth = this.sent.get(localAddress) ?? 0
-        this.sent.set(localAddress, nth + 1)
-        if (link.drop?.(nth)) return
-        const delay = typeof link.delayMs === 'function' ? link.delayMs(nth) : link.delayMs
-        const request = Buffer.from(packet)
-        this.schedule(delay, () => {
-          const t2 = this.clock.ntpNow()
-          const out = reflect(
-            { payload: request, source: localAddress, receivedAt: t2, nowMs: this.nowMs },
-            { senderTtl: 64, authKey: link.reflectorKey },
-            this.#limiter,
-            this.clock.ntpNow,
-          )
-          if (out.kind !== 'reply') return
-          this.schedule(delay, () => deliver(out.reply, { address, port }))
-          if (link.duplicate) this.schedule(delay + 1, () => deliver(out.reply, { address, port }))
-        })
-      },
-      onMessage: h => {
-        handler = h
-      },
-      close: () => {
-        closed = true
-      },
-      /** Test hook: inject a datagram as if it came from anywhere. */
-      ...{ inject: deliver },
-    } as ProbeSocket
+    this.#records.push({ channel, kind: 'sent', seq, ns: this.nowNs })
+    const nth = this.sent.get(socket.localAddress) ?? 0
+    this.sent.set(socket.localAddress, nth + 1)
+    if (link.drop?.(nth)) return
+    const delay = typeof link.delayMs === 'function' ? link.delayMs(nth) : link.delayMs
+    const deliver = (payload: Buffer): void => {
+      if (this.#channels.has(channel)) this.#records.push({ channel, kind: 'reply', ns: this.nowNs, payload })
+    }
+    this.schedule(delay, () => {
+      const t2 = this.clock.ntpNow()
+      const out = reflect(
+        { payload: request, source: socket.localAddress, receivedAt: t2, nowMs: this.nowMs },
+        { senderTtl: 64, authKey: link.reflectorKey },
+        this.#limiter,
+        this.clock.ntpNow,
+      )
+      if (out.kind !== 'reply') return
+      this.schedule(delay, () => deliver(out.reply))
+      if (link.duplicate) this.schedule(delay + 1, () => deliver(out.reply))
+    })
   }
 }
