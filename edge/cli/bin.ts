@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 // The installed `sdwan-edge` executable: real process I/O around `main`.
-import { main } from './main.js'
+import { favourMemory } from '../daemon/v8-footprint.js'
 
-main(process.argv.slice(2), {
+const argv = process.argv.slice(2)
+// Set before the CLI's and the daemon's modules load, so that their loading already runs under it.
+favourMemory(argv[0])
+const { main } = await import('./main.js')
+
+main(argv, {
   stdout: text => void process.stdout.write(text),
   stderr: text => void process.stderr.write(text),
   cwd: process.cwd(),
