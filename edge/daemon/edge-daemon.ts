@@ -368,7 +368,19 @@ export class EdgeDaemon {
   }
 }
 
+/** Same classes, paths, weights and kept paths (reasons aside): nothing for the kernel to change. Runs every round. */
 function sameDecisions(a: readonly Decision[], b: readonly Decision[]): boolean {
-  const key = (ds: readonly Decision[]): string => JSON.stringify(ds.map(d => [d.class, d.active, d.keep]))
-  return key(a) === key(b)
+  return (
+    a.length === b.length &&
+    a.every((d, i) => {
+      const e = b[i]!
+      return (
+        d.class === e.class &&
+        d.active.length === e.active.length &&
+        d.active.every((p, j) => p.path === e.active[j]!.path && p.weight === e.active[j]!.weight) &&
+        d.keep.length === e.keep.length &&
+        d.keep.every((k, j) => k === e.keep[j])
+      )
+    })
+  )
 }
