@@ -92,6 +92,12 @@ static uint64_t clock_ns(clockid_t clock) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void wake_thread(io_t *io) {
+  uint64_t one = 1;
+  // Fails only when the eventfd's counter is full, which means the thread has a wake-up coming anyway.
+  if (write(io->wakefd, &one, sizeof one) < 0) return;
+}
+
 static channel_t *find_channel(io_t *io, uint32_t id) {
   for (int i = 0; i < MAX_CHANNELS; i++)
     if (io->channels[i].id == id) return &io->channels[i];
@@ -286,8 +292,7 @@ static void destroy(io_t *io) {
     pthread_mutex_lock(&io->lock);
     io->stopping = 1;
     pthread_mutex_unlock(&io->lock);
-    uint64_t one = 1;
-    if (write(io->wakefd, &one, sizeof one) < 0) { /* the thread wakes on stopping anyway at its next event */ }
+    wake_thread(io);
     pthread_join(io->thread, NULL);
   }
   for (int i = 0; i < MAX_CHANNELS; i++) {
@@ -329,6 +334,16 @@ static io_t *get_io(napi_env env, napi_value value) {
     return NULL;
   }
   return io;
+}
+
+// A method's arguments, the first being the I/O handle: its io_t, or NULL with a JavaScript exception set.
+static io_t *method_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv) {
+  size_t argc = count;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < count) {
+    napi_throw_type_error(env, NULL, "probe_io: too few arguments");
+    return NULL;
+  }
+  return get_io(env, argv[0]);
 }
 
 // create(niceness: number | null): handle
@@ -398,10 +413,8 @@ static int parse_address(const char *text, int port, struct sockaddr_storage *ou
 // open(handle, localAddress, remoteAddress, remotePort): channel id. Throws with the failing step (bind
 // fails when the address is not on this host).
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  io_t *io = get_io(env, argv[0]);
+  io_t *io = method_args(env, info, 4, argv);
   if (!io) return NULL;
   char local[64], remote[64];
   size_t ignored;
@@ -461,10 +474,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
 // queue(handle, channel, dueNs: bigint, seq, packet: Buffer): false if the channel is gone or full.
 static napi_value js_queue(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  io_t *io = get_io(env, argv[0]);
+  io_t *io = method_args(env, info, 5, argv);
   if (!io) return NULL;
   uint32_t id, seq;
   uint64_t due;
@@ -505,10 +516,7 @@ static napi_value js_queue(napi_env env, napi_callback_info info) {
   }
   pthread_mutex_unlock(&io->lock);
   if (!queued) free(p);
-  if (wake) {
-    uint64_t one = 1;
-    if (write(io->wakefd, &one, sizeof one) < 0) { /* the eventfd is already signalled */ }
-  }
+  if (wake) wake_thread(io);
   napi_value result;
   CHECK(napi_get_boolean(env, queued, &result));
   return result;
@@ -516,10 +524,8 @@ static napi_value js_queue(napi_env env, napi_callback_info info) {
 
 // close(handle, channel): closes the socket and drops its queued packets.
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  io_t *io = get_io(env, argv[0]);
+  io_t *io = method_args(env, info, 2, argv);
   if (!io) return NULL;
   uint32_t id;
   CHECK(napi_get_value_uint32(env, argv[1], &id));
@@ -541,10 +547,8 @@ static const char *kind_name(uint8_t kind) {
 
 // drain(handle): { records: [{ channel, kind, seq?, ns: bigint, payload?, error? }], dropped }
 static napi_value js_drain(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  io_t *io = get_io(env, argv[0]);
+  io_t *io = method_args(env, info, 1, argv);
   if (!io) return NULL;
   pthread_mutex_lock(&io->lock);
   size_t n = io->nrecords;
