@@ -119,6 +119,7 @@ export class EdgeDaemon {
   /** Set by stop(): nothing may steer or program the kernel after it, whatever event comes late. */
   private stopped = false
   private factsDirty = false
+  private lastRoundAt = -Infinity
 
   constructor(
     policy: SitePolicy,
@@ -141,7 +142,7 @@ export class EdgeDaemon {
     this.probingSince = this.deps.now()
     this.probes = this.deps.startProbes(this.targets(), () => void this.evaluate())
     this.targetsKey = JSON.stringify(this.targets())
-    this.tick = this.deps.timers.setInterval(() => void this.evaluate(), this.fallbackTickMs())
+    this.tick = this.deps.timers.setInterval(() => this.onFallbackTick(), this.fallbackTickMs())
     this.deps.log.info({ site: this.policy.site.id, serial: this.policy.serial, paths: this.targets().length }, 'edge daemon started')
   }
 
@@ -180,7 +181,7 @@ export class EdgeDaemon {
       this.updateTargets()
       if (this.tick !== undefined) {
         this.deps.timers.clearInterval(this.tick)
-        this.tick = this.deps.timers.setInterval(() => void this.evaluate(), this.fallbackTickMs())
+        this.tick = this.deps.timers.setInterval(() => this.onFallbackTick(), this.fallbackTickMs())
       }
       this.deps.log.info({ serial: policy.serial, previous: old.serial }, 'policy reloaded')
     } catch (err) {
@@ -245,6 +246,7 @@ export class EdgeDaemon {
       // decision moves — else a link coming back would never get its routes, nor its probes a way out.
       const factsChanged = this.factsDirty && (await this.refreshFacts())
       const now = this.deps.now()
+      this.lastRoundAt = now
       const { forDecide } = this.observations(now)
       const r = decide(this.policy, forDecide, this.steering, now)
       this.steering = r.state
@@ -360,8 +362,12 @@ export class EdgeDaemon {
    * as fresh figures say so, and the loop wakes no more often than the evidence changes (each wake-up
    * costs ~90 µs of CPU on a small box; a 25 ms tick was 40 of them a second). The tick only covers for
    * snapshots that stop coming (no path probed): the downAfterMisses span of the
-   * shortest interval, within 100–1000 ms.
+   * shortest interval, within 100–1000 ms; it does nothing when a round ran within that span.
    */
+  private onFallbackTick(): void {
+    if (this.deps.now() - this.lastRoundAt >= this.fallbackTickMs()) void this.evaluate()
+  }
+
   private fallbackTickMs(): number {
     const shortest = Math.min(...this.policy.uplinks.map(u => probeInterval(this.policy, u)))
     return Math.max(100, Math.min(1000, shortest * this.policy.probes.downAfterMisses))

@@ -36,11 +36,12 @@ function harness() {
   const latest = new Map<string, PathMetrics>()
   const probes: ProbePort = { update: () => undefined, latest: p => latest.get(p), stop: async () => undefined }
   const ticks: number[] = []
+  let tick = () => undefined as void
   let snapshotsArrived = () => undefined as void
   const deps: DaemonDeps = {
     now: () => now,
     wallNow: () => 1_700_000_000_000 + now,
-    timers: { setInterval: (_fn, ms) => ticks.push(ms), clearInterval: () => undefined },
+    timers: { setInterval: (fn, ms) => ((tick = fn), ticks.push(ms)), clearInterval: () => undefined },
     kernel: { facts: async () => kernelFacts(aUp), watch: l => ((listener = l), () => undefined) },
     reconciler: {
       set: async want => {
@@ -64,6 +65,7 @@ function harness() {
     answering,
     silent,
     ticks,
+    tick: () => tick(),
     snapshots: () => snapshotsArrived(),
     advance: (ms: number) => (now += ms),
     setLink: (up: boolean) => {
@@ -106,6 +108,30 @@ t.test('a batch of probe snapshots is a steering round; the tick is only a slow 
   h.snapshots()
   for (let i = 0; i < 50 && h.applied.length === before; i++) await new Promise(resolve => setImmediate(resolve))
   t.equal(h.applied.length, before + 1, 'the snapshots showing a silent were acted on without a tick')
+  t.equal(posTable(h.applied.at(-1)!), 1002, 'pos → table of path b')
+})
+
+t.test('the fallback tick does nothing while snapshot rounds come; it steers once they stop', async t => {
+  const { h } = await runningWithEveryPathAnswering()
+  const settle = async (applied: number) => {
+    for (let i = 0; i < 50 && h.applied.length === applied; i++) await new Promise(resolve => setImmediate(resolve))
+  }
+  h.advance(1000)
+  h.answering('a', 'b', 'c')
+  h.snapshots()
+  await settle(h.applied.length)
+  const before = h.applied.length
+  h.silent('a', 700) // silent for 500 ms by the first tick: a round then would move pos off a
+  h.advance(200)
+  h.answering('b', 'c')
+  h.tick()
+  await settle(before)
+  t.equal(h.applied.length, before, '200 ms after a snapshot round the tick is skipped')
+  h.advance(100)
+  h.answering('b', 'c')
+  h.tick()
+  await settle(before)
+  t.equal(h.applied.length, before + 1, 'a full tick (300 ms) without a round: the tick steers')
   t.equal(posTable(h.applied.at(-1)!), 1002, 'pos → table of path b')
 })
 
