@@ -93,11 +93,16 @@ async function story(branch: Branch, hub: HubGre, flows: LongRunningProcess[]): 
   const up = await pollStatus(() => branch.status(), settled, 180_000)
   const path = grePath(up.last)
   const probed = await hub.counters()
+  const pathUp = up.met && path?.rttMs !== undefined && probed.rxPackets > 0 && probed.txPackets > 0
+  // A path that never came up says where the probes or their replies stopped: the edge's tunnel device
+  // (sent into it, anything back?) and the hub's end (reflector, socket, kernel counters, reply route).
+  const edgeDevice = pathUp ? undefined : await linkCounters(run, topo.namespaces.edge, EDGE_DEVICE)
+  const why = edgeDevice === undefined ? '' : `; ${EDGE_DEVICE} sent ${edgeDevice.txPackets} and received ${edgeDevice.rxPackets} packets; the hub's end: ${await hub.diagnose()}`
   report(
     'gre-daemon-path-up',
-    up.met && path?.rttMs !== undefined && probed.rxPackets > 0 && probed.txPackets > 0,
+    pathUp,
     `${LAB_GRE_TUNNEL.name} ${path?.state ?? 'missing'} (${path?.reason ?? ''}), rtt ${path?.rttMs ?? '-'} ms, loss ${path?.lossPct ?? '-'} %; ERP on ${erp(up.last).active.join('+') || 'nothing'}; ` +
-      `before any ERP traffic the hub's GRE device received ${probed.rxPackets} and sent ${probed.txPackets} packets: the probes and their replies`,
+      `before any ERP traffic the hub's GRE device received ${probed.rxPackets} and sent ${probed.txPackets} packets: the probes and their replies${why}`,
   )
 
   const watch = await installWatches(branch)

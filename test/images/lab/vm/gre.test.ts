@@ -8,7 +8,9 @@ import { GRE_MODULES, GRE_SUITE, GRE_SUITE_SCRIPT } from '../../../../images/lab
 import { runSuite } from '../../../../images/lab/vm/vm-suite.js'
 import { assertSuite } from '../helpers/suite-checks.js'
 import { greWatchRuleset, parseGreWatch } from '../../../../images/lab/vm/scenarios/gre-watch.js'
-import { HUB_GRE_DEVICE, hubGreCommands } from '../../../../images/lab/hub-gre.js'
+import { HUB_GRE_DEVICE, HubGreError, hubGreCommands, parseNstat, startHubGre, summariseThreads } from '../../../../images/lab/hub-gre.js'
+import type { CommandRequest } from '../../../../images/lab/command-runner.js'
+import type { LongRunningProcess } from '../../../../images/lab/long-running-process.js'
 import { LAB_GRE_TUNNEL, labPolicy } from '../../../../images/lab/lab-policy.js'
 import { retailBranch } from '../../../../images/lab/topology.js'
 import { parsePolicy } from '../../../../edge/config/load.js'
@@ -32,6 +34,63 @@ t.test("the hub's GRE end mirrors the edge's tunnel", async t => {
     ['addr', 'add', `${LAB_GRE_TUNNEL.hubInner}/30`, 'dev', HUB_GRE_DEVICE],
     ['link', 'set', HUB_GRE_DEVICE, 'up'],
   ])
+})
+
+/** A reflector process that prints `stdout` and `stderr` lines once listened to, then exits with `exit` (or runs on). */
+function scriptedReflector(lines: { stdout?: string[]; stderr?: string[]; exit?: number | null }): { spawned: string[][]; spawn: (argv: readonly string[]) => LongRunningProcess } {
+  const spawned: string[][] = []
+  return {
+    spawned,
+    spawn: argv => {
+      spawned.push([...argv])
+      let end: (code: number | null) => void = () => undefined
+      const exited = new Promise<number | null>(resolve => (end = resolve))
+      let outputs = 0
+      const emit = (listener: (text: string) => void, text: string[] | undefined) => {
+        setImmediate(() => {
+          if (text?.length) listener(text.map(l => `${l}\n`).join(''))
+          if (++outputs === 2 && lines.exit !== undefined) end(lines.exit)
+        })
+      }
+      return { pid: 4242, exited, onStdout: l => emit(l, lines.stdout), onStderr: l => emit(l, lines.stderr), kill: () => end(null) }
+    },
+  }
+}
+
+t.test('the hub GRE end resolves once its reflector listens, and fails saying why when it never does', async t => {
+  const topo = retailBranch('g-')
+  const commands: CommandRequest[] = []
+  const run = async (r: CommandRequest) => (commands.push(r), { code: 0, stdout: '', stderr: '' })
+  const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, Math.min(ms, 5)))
+
+  const listening = scriptedReflector({ stdout: ['reflecting STAMP on 10.255.0.9 port 862, unauthenticated, 1000/s burst 400 per source'] })
+  const hub = await startHubGre(topo, { run, spawn: listening.spawn, sleep })
+  t.match(listening.spawned[0], ['ip', 'netns', 'exec', topo.namespaces.hub, process.execPath, '--import'], 'the reflector runs in the hub namespace')
+  t.match(listening.spawned[0]!.slice(-6), ['--address', '10.255.0.9', '--port', '862', '--rate', '1000'])
+  const beforeSpawn = commands.map(c => c.argv.join(' '))
+  t.match(beforeSpawn.slice(0, 3), hubGreCommands(topo).map(a => ['ip', '-n', topo.namespaces.hub, ...a].join(' ')), 'link, address and up before the reflector starts')
+  await hub.stop()
+  t.equal(commands.at(-1)?.argv.join(' '), `ip -n ${topo.namespaces.hub} link del ${HUB_GRE_DEVICE}`)
+
+  const failing = scriptedReflector({ stderr: ['sdwan-edge reflect: cannot listen on 10.255.0.9 port 862: bind EADDRNOTAVAIL 10.255.0.9:862'], exit: 1 })
+  await t.rejects(startHubGre(topo, { run, spawn: failing.spawn, sleep }), HubGreError)
+  await t.rejects(startHubGre(topo, { run, spawn: scriptedReflector({ stderr: ['bind EADDRNOTAVAIL'], exit: 1 }).spawn, sleep }), {
+    message: /never listened .*reflector \(pid 4242\) ended \(exited 1\); its output: err: bind EADDRNOTAVAIL/,
+  })
+  t.equal(commands.at(-1)?.argv.join(' '), `ip -n ${topo.namespaces.hub} link del ${HUB_GRE_DEVICE}`, 'a failed start removes the link it made')
+
+  const silent = scriptedReflector({})
+  await t.rejects(startHubGre(topo, { run, spawn: silent.spawn, sleep }, 50), { message: /never listened .*running, not listening yet; its output: none/ })
+})
+
+t.test('where a stuck process waits, by thread', async t => {
+  t.equal(summariseThreads('Sl   ep_poll\nDl   p9_client_rpc\nSl   futex_wait_queue\nSl   futex_wait_queue\n'), '1× Sl ep_poll, 1× Dl p9_client_rpc, 2× Sl futex_wait_queue')
+  t.equal(summariseThreads(''), '')
+})
+
+t.test('nstat counters by name', async t => {
+  const text = '#kernel\nIcmpOutDestUnreachs             188                0.0\nUdpNoPorts                      1759               0.0\n'
+  t.same(parseNstat(text, ['UdpNoPorts', 'IcmpOutDestUnreachs', 'UdpInErrors']), { UdpNoPorts: 1759, IcmpOutDestUnreachs: 188, UdpInErrors: undefined })
 })
 
 t.test('the GRE watch counts ERP by where it leaves, and GRE', async t => {
