@@ -60,7 +60,7 @@ const msToNs = (ms: number): bigint => BigInt(Math.round(ms * 1e6))
  * How far ahead each path's probes are queued: a few snapshot intervals, and at least a second, so that
  * probing goes on at its own pace while this thread is busy (a policy compile, a netlink dump).
  */
-export const queueAheadMs = (snapshotIntervalMs: number): number => Math.max(1000, 3 * snapshotIntervalMs)
+const queueAheadMs = (snapshotIntervalMs: number): number => Math.max(1000, 3 * snapshotIntervalMs)
 
 class PathProber {
   readonly target: ProbeTarget

@@ -176,25 +176,25 @@ static void receive(io_t *io, channel_t *ch) {
         .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
         .msg_control = control.raw, .msg_controllen = sizeof control.raw};
     ssize_t n = recvmsg(ch->fd, &msg, 0);
-    uint64_t mono = clock_ns(CLOCK_MONOTONIC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       continue;
     }
     // Only the reflector's datagrams are replies; anything else reaching the port is dropped.
     if (!same_address(&from, msg.msg_namelen, &ch->remote)) continue;
+    // Both clocks now: T4 falls back to the monotonic read if the kernel gave no timestamp.
+    uint64_t mono = clock_ns(CLOCK_MONOTONIC);
+    uint64_t real = clock_ns(CLOCK_REALTIME);
     uint64_t t4 = mono;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
         struct timespec ts;
         memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        // The kernel stamps CLOCK_REALTIME; move it onto the monotonic clock the prober uses with the
-        // offset between the two read now (only a clock step within these microseconds could skew it).
-        uint64_t real = clock_ns(CLOCK_REALTIME);
-        uint64_t mono_now = clock_ns(CLOCK_MONOTONIC);
+        // The kernel stamps CLOCK_REALTIME; move it onto the monotonic clock the prober uses by its age
+        // against the realtime clock read above (only a clock step within these microseconds could skew it).
         uint64_t stamped = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
         int64_t age = (int64_t)(real - stamped);
-        if (age >= 0 && (uint64_t)age < mono_now) t4 = mono_now - (uint64_t)age;
+        if (age >= 0 && (uint64_t)age < mono) t4 = mono - (uint64_t)age;
       }
     }
     uint8_t *copy = malloc((size_t)n > 0 ? (size_t)n : 1);
