@@ -31,9 +31,10 @@ export function monotonicMs(): number {
 export function systemClock(): ProbeClock {
   const anchorMono = process.hrtime.bigint()
   const anchorWallNs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e3)) * 1000n
+  const ntpAt = (monoNs: bigint): NtpTimestamp => unixNsToNtp(anchorWallNs + (monoNs - anchorMono))
   return {
     monotonicNs: () => process.hrtime.bigint(),
-    ntpNow: () => unixNsToNtp(anchorWallNs + (process.hrtime.bigint() - anchorMono)),
-    ntpAt: monoNs => unixNsToNtp(anchorWallNs + (monoNs - anchorMono)),
+    ntpNow: () => ntpAt(process.hrtime.bigint()),
+    ntpAt,
   }
 }
