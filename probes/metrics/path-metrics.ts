@@ -156,7 +156,8 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     if (outageMisses !== undefined && run >= outageMisses) outageLost += run
     run = 0
   }
-  const rtts: number[] = []
+  // On-time RTTs in send order; `received` of them are filled in.
+  const rtts = new Float64Array(records.length)
   const reorderMs = reorderWindowMs(records)
   const presumed = (r: ProbeRecord): boolean => presumedLost(r, now, reorderMs)
   for (const r of records) {
@@ -166,8 +167,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
       lost++
     } else if (r.state === 'received') {
       endRun()
-      received++
-      rtts.push(r.rttMs!)
+      rtts[received++] = r.rttMs!
       if (r.reordered) reordered++
     } else if (r.state === 'lost' || r.state === 'late') {
       run++
@@ -213,8 +213,10 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
   const settled = received + lost
   const judged = settled - outageLost
   const lossPct = judged === 0 ? 0 : ((lost - outageLost) / judged) * 100
-  const rtt = summarizeRtt(rtts)
-  const recent = rtts.slice(-RECENT_JITTER_PAIRS)
+  const rtt = summarizeRtt(rtts.subarray(0, received))
+  let recentSum = 0
+  for (let i = Math.max(0, received - RECENT_JITTER_PAIRS); i < received; i++) recentSum += rtts[i]!
+  const recentCount = Math.min(received, RECENT_JITTER_PAIRS)
   return {
     pathId,
     at: now,
@@ -228,7 +230,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     outageLost,
     lossHorizon,
     rtt,
-    recentRttMs: recent.length === 0 ? null : recent.reduce((a, b) => a + b, 0) / recent.length,
+    recentRttMs: recentCount === 0 ? null : recentSum / recentCount,
     jitterMs: window.jitterMs,
     recentJitterMs: window.recentJitterMs,
     ipdv: ipdvPairs === 0 ? null : { meanAbsMs: ipdvSum / ipdvPairs, maxAbsMs: ipdvMax },

@@ -50,8 +50,8 @@ export function seqBefore(a: number, b: number): boolean {
 export class ProbeWindow {
   readonly capacity: number
   readonly #records = new Map<number, ProbeRecord>()
-  /** Sequence numbers in send order; the oldest leaves when the window is full. */
-  readonly #order: number[] = []
+  /** The records in send order; the oldest leaves when the window is full. */
+  readonly #order: ProbeRecord[] = []
   #highestArrived: number | null = null
   #lastOnTimeRtt: number | null = null
   #jitterMs = 0
@@ -78,8 +78,9 @@ export class ProbeWindow {
 
   sent(seq: number, atMs: number): void {
     if (this.#records.has(seq)) this.#forget(seq)
-    this.#records.set(seq, { seq, sentAt: atMs, state: 'pending', rttMs: null, receivedAt: null, reordered: false, duplicates: 0, overtakenAt: null })
-    this.#order.push(seq)
+    const record: ProbeRecord = { seq, sentAt: atMs, state: 'pending', rttMs: null, receivedAt: null, reordered: false, duplicates: 0, overtakenAt: null }
+    this.#records.set(seq, record)
+    this.#order.push(record)
     while (this.#order.length > this.capacity) this.#retire(this.#order[0]!)
     this.#trimPast(atMs)
     this.#firstSentAt ??= atMs
@@ -104,9 +105,8 @@ export class ProbeWindow {
     record.state = 'received'
     this.#totalReceived++
     for (const earlier of this.#order) {
-      if (earlier === seq) break
-      const r = this.#records.get(earlier)!
-      if (r.state === 'pending') r.overtakenAt ??= atMs
+      if (earlier === record) break
+      if (earlier.state === 'pending') earlier.overtakenAt ??= atMs
     }
     if (this.#highestArrived !== null && seqBefore(seq, this.#highestArrived)) record.reordered = true
     else this.#highestArrived = seq
@@ -126,19 +126,21 @@ export class ProbeWindow {
   /** Marks pending probes older than timeoutMs as lost; returns their sequence numbers. */
   expire(nowMs: number, timeoutMs: number): number[] {
     const lost: number[] = []
-    for (const seq of this.#order) {
-      const record = this.#records.get(seq)!
+    for (const record of this.#order) {
       if (record.state === 'pending' && nowMs - record.sentAt > timeoutMs) {
         record.state = 'lost'
-        lost.push(seq)
+        lost.push(record.seq)
       }
     }
     return lost
   }
 
-  /** Records oldest first (send order). */
-  records(): ProbeRecord[] {
-    return this.#order.map(seq => this.#records.get(seq)!)
+  /**
+   * Records oldest first (send order): the window's own array, not a copy (a snapshot reads it 20 times
+   * a second per path), so it changes as probes are sent and answered.
+   */
+  records(): readonly ProbeRecord[] {
+    return this.#order
   }
 
   /**
@@ -179,13 +181,12 @@ export class ProbeWindow {
   }
 
   /** The oldest probe leaves the window; its outcome stays for the loss horizon once it is settled. */
-  #retire(seq: number): void {
-    const record = this.#records.get(seq)!
+  #retire(record: ProbeRecord): void {
     if (record.state !== 'pending' || record.overtakenAt !== null) {
       this.#pastSentAt.push(record.sentAt)
       this.#pastLost.push(record.state !== 'received')
     }
-    this.#forget(seq)
+    this.#forget(record.seq)
   }
 
   #trimPast(newestSentAt: number): void {
@@ -199,8 +200,10 @@ export class ProbeWindow {
   }
 
   #forget(seq: number): void {
+    const record = this.#records.get(seq)
+    if (record === undefined) return
     this.#records.delete(seq)
-    const i = this.#order.indexOf(seq)
+    const i = this.#order.indexOf(record)
     if (i >= 0) this.#order.splice(i, 1)
   }
 }
