@@ -4,6 +4,7 @@ import { uplinkAddressing } from '../dataplane/addresses.js'
 import { pathName } from '../config/policy.js'
 import type { DaemonSnapshot } from './edge-daemon.js'
 import { columns } from '../text/columns.js'
+import { lastMinuteLossPct } from '../../probes/metrics/path-metrics.js'
 
 export interface StatusReport {
   site: string
@@ -20,7 +21,10 @@ export interface StatusReport {
     rttMs?: number
     p95Ms?: number
     jitterMs?: number
+    /** Loss over the window's probes. */
     lossPct?: number
+    /** Loss over the last minute's probes (the loss horizon), which a loss SLA is judged on as well. */
+    lastMinuteLossPct?: number
     mos?: number | null
   }>
   classes: Array<{ name: string; active: string[]; keep: string[]; reason: string; sinceS?: number; preferred: string }>
@@ -47,13 +51,16 @@ export function statusReport(s: DaemonSnapshot, now: number, ipsec?: StatusRepor
     }),
     paths: Object.entries(s.health).map(([name, h]) => {
       const m = s.metrics[name]
+      const lastMinute = m ? lastMinuteLossPct(m) : null
       return {
         name,
         state: h.state,
         reason: h.reason,
         forS: Math.max(0, Math.round((now - h.since) / 1000)),
         ...(m?.rtt ? { rttMs: r2(m.rtt.avgMs), p95Ms: r2(m.rtt.p95Ms) } : {}),
-        ...(m ? { jitterMs: r2(m.jitterMs), lossPct: r2(m.lossPct), mos: m.mos === null ? null : r2(m.mos) } : {}),
+        ...(m ? { jitterMs: r2(m.jitterMs), lossPct: r2(m.lossPct) } : {}),
+        ...(lastMinute !== null ? { lastMinuteLossPct: r2(lastMinute) } : {}),
+        ...(m ? { mos: m.mos === null ? null : r2(m.mos) } : {}),
       }
     }),
     classes: s.decisions.map(d => {
@@ -82,8 +89,19 @@ export function statusText(r: StatusReport): string {
   out.push('', 'Paths')
   out.push(
     ...columns([
-      ['name', 'state', 'rtt', 'p95', 'jitter', 'loss', 'MOS', 'for', 'why'],
-      ...r.paths.map(p => [p.name, p.state === 'up' ? 'up' : p.state.toUpperCase(), fmt(p.rttMs, ' ms'), fmt(p.p95Ms, ' ms'), fmt(p.jitterMs, ' ms'), fmt(p.lossPct, ' %'), fmt(p.mos), `${p.forS} s`, p.reason]),
+      ['name', 'state', 'rtt', 'p95', 'jitter', 'loss', 'loss 1m', 'MOS', 'for', 'why'],
+      ...r.paths.map(p => [
+        p.name,
+        p.state === 'up' ? 'up' : p.state.toUpperCase(),
+        fmt(p.rttMs, ' ms'),
+        fmt(p.p95Ms, ' ms'),
+        fmt(p.jitterMs, ' ms'),
+        fmt(p.lossPct, ' %'),
+        fmt(p.lastMinuteLossPct, ' %'),
+        fmt(p.mos),
+        `${p.forS} s`,
+        p.reason,
+      ]),
     ]),
   )
   out.push('', 'Classes')

@@ -19,7 +19,7 @@
 // Weighted mode: every listed path that has not failed, with its weight; a path that left comes back
 // only once settled. Keep (sticky classes): every listed path that has not failed.
 import type { PathHealth } from '../../probes/health.js'
-import type { PathMetrics } from '../../probes/metrics/path-metrics.js'
+import { lastMinuteLossPct, type PathMetrics } from '../../probes/metrics/path-metrics.js'
 import { pathName, type AppClass, type SitePolicy } from '../config/policy.js'
 import type { Decision } from '../dataplane/model.js'
 import { pathStatus, type PathStatus } from './sla.js'
@@ -208,13 +208,13 @@ function figures(names: string[], paths: Record<string, PathTrack>, observations
   const out: SteeringChange['paths'] = {}
   for (const n of names) {
     const m = observations[n]?.metrics
-    const horizon = m?.lossHorizon
+    const lastMinute = m ? lastMinuteLossPct(m) : null
     out[n] = {
       status: paths[n]!.status,
       why: paths[n]!.why,
       ...(m && m.recentRttMs !== null ? { rttMs: r2(m.recentRttMs) } : {}),
       ...(m ? { jitterMs: r2(m.recentJitterMs), lossPct: r2(m.lossPct), mos: m.mos } : {}),
-      ...(horizon && horizon.settled > 0 ? { lastMinuteLossPct: r2((horizon.lost / horizon.settled) * 100) } : {}),
+      ...(lastMinute !== null ? { lastMinuteLossPct: r2(lastMinute) } : {}),
     }
   }
   return out

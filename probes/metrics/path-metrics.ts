@@ -112,6 +112,11 @@ export function judgedLossPct(m: Pick<PathMetrics, 'lost' | 'outageLost' | 'sett
   return Math.max(wilsonLowerPct(m.lost - m.outageLost, m.settled - m.outageLost, WINDOW_LOSS_Z), horizon)
 }
 
+/** Loss over the loss horizon (the last minute), in percent, outage runs left out; null before a probe in it settled. */
+export function lastMinuteLossPct(m: Pick<PathMetrics, 'lossHorizon'>): number | null {
+  return m.lossHorizon.settled === 0 ? null : (m.lossHorizon.lost / m.lossHorizon.settled) * 100
+}
+
 /** The counts behind a loss verdict, for its reason: the window's and the horizon's. */
 export function lossFigures(m: Pick<PathMetrics, 'lost' | 'outageLost' | 'settled' | 'lossHorizon'>): string {
   return `lost ${m.lost - m.outageLost} of the last ${m.settled - m.outageLost} probes, ${m.lossHorizon.lost} of ${m.lossHorizon.settled} in the last minute`
