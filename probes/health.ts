@@ -62,7 +62,10 @@ export function pathHealth(
     const misses = Math.max(metrics.consecutiveMisses, silentMisses)
     const what = metrics.lastReplyAt === null ? 'no reply yet' : `no reply for ${round(silenceMs)} ms`
     const beyond = spreadMs >= 1 && silentMisses >= metrics.consecutiveMisses ? ` beyond the ${round(spreadMs)} ms RTT spread` : ''
-    return verdict('down', `blackout: ${what} (${misses} probes missed${beyond}, limit ${settings.downAfterMisses})`)
+    // Someone else answering during the silence is the likeliest cause: say who.
+    const stray = metrics.lastStray
+    const instead = stray !== null && stray.at > (metrics.lastReplyAt ?? -Infinity) ? `; datagrams from ${stray.from} instead, which is not the reflector` : ''
+    return verdict('down', `blackout: ${what} (${misses} probes missed${beyond}, limit ${settings.downAfterMisses})${instead}`)
   }
   const wasDown = prev === null || prev.state === 'down'
   if (wasDown && metrics.consecutiveReplies < settings.upAfterReplies) {

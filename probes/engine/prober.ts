@@ -16,13 +16,15 @@ export type IoRecord =
   | { readonly channel: number; readonly kind: 'sent'; readonly seq: number; readonly ns: bigint }
   | { readonly channel: number; readonly kind: 'send-error'; readonly seq: number; readonly ns: bigint; readonly error: string }
   | { readonly channel: number; readonly kind: 'reply'; readonly ns: bigint; readonly payload: Buffer }
+  /** `count` datagrams from someone other than the reflector since the last drain; `from` sent the latest, at `ns`. */
+  | { readonly channel: number; readonly kind: 'stray'; readonly ns: bigint; readonly from: string; readonly count: number }
 
 /** The probe I/O thread, as the prober drives it. */
 export interface ProbeIo {
   /**
    * Opens a UDP socket bound to `localAddress` (ephemeral port) for probing the reflector; returns its
    * channel. Throws, naming the step, if it cannot (bind: the address is not on this host). Only the
-   * reflector's datagrams come back as replies.
+   * reflector's datagrams come back as replies; anyone else's are summed up in 'stray' records.
    */
   open(localAddress: string, remoteAddress: string, port: number): number
   /** Queues probe `seq` to leave at monotonic `dueNs` (T1 is read when it does); false if the channel is gone or full. */
@@ -123,6 +125,12 @@ class PathProber {
   handle(record: IoRecord): void {
     const pathId = this.target.pathId
     const at = nsToMs(record.ns)
+    if (record.kind === 'stray') {
+      this.window.stray(record.from, at)
+      const { remoteAddress, port } = this.target
+      this.#emit({ pathId, kind: 'invalid', seq: null, at, detail: `${record.count} datagram(s) from ${record.from}, not the reflector ${remoteAddress}:${port}: ignored` })
+      return
+    }
     if (record.kind !== 'reply') {
       this.#session.departed(record.seq, record.ns)
       this.window.sent(record.seq, at)

@@ -56,6 +56,11 @@ export interface PathMetrics {
   readonly mos: number | null
   /** Monotonic ms of the last on-time reply, null before the first. */
   readonly lastReplyAt: number | null
+  /**
+   * The latest datagram that reached the probe port from someone other than the reflector (a reflector
+   * answering from another of its addresses, say): its source and monotonic ms; null if none ever did.
+   */
+  readonly lastStray: { readonly from: string; readonly at: number } | null
   /** Monotonic ms of the first probe sent on this path. */
   readonly firstSentAt: number | null
   /** Probes at the newest end of the window answered in a row (in-flight ones at the very end skipped). */
@@ -241,6 +246,7 @@ export function computePathMetrics(pathId: string, window: ProbeWindow, now: num
     ipdv: ipdvPairs === 0 ? null : { meanAbsMs: ipdvSum / ipdvPairs, maxAbsMs: ipdvMax },
     mos: rtt === null ? null : estimateMos(rtt.avgMs, window.jitterMs, lossPct),
     lastReplyAt: window.lastReplyAt,
+    lastStray: window.lastStray,
     firstSentAt: window.firstSentAt,
     consecutiveReplies,
     consecutiveMisses,

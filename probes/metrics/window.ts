@@ -59,6 +59,7 @@ export class ProbeWindow {
   readonly #recentAbsD: number[] = []
   #recentNext = 0
   #lastReplyAt: number | null = null
+  #lastStray: { readonly from: string; readonly at: number } | null = null
   #firstSentAt: number | null = null
   #lastSentAt: number | null = null
   #totalSent = 0
@@ -123,6 +124,11 @@ export class ProbeWindow {
     return 'reply'
   }
 
+  /** A datagram from `from`, someone other than the reflector, reached the probe port at `atMs`. */
+  stray(from: string, atMs: number): void {
+    this.#lastStray = { from, at: atMs }
+  }
+
   /** Marks pending probes older than timeoutMs as lost; returns their sequence numbers. */
   expire(nowMs: number, timeoutMs: number): number[] {
     const lost: number[] = []
@@ -166,6 +172,9 @@ export class ProbeWindow {
   }
   get lastReplyAt(): number | null {
     return this.#lastReplyAt
+  }
+  get lastStray(): { readonly from: string; readonly at: number } | null {
+    return this.#lastStray
   }
   get firstSentAt(): number | null {
     return this.#firstSentAt

@@ -41,7 +41,7 @@
 #define MAX_RECORDS 65536
 #define MAX_QUEUED_PER_CHANNEL 4096
 
-enum record_kind { RECORD_SENT = 0, RECORD_SEND_ERROR = 1, RECORD_REPLY = 2 };
+enum record_kind { RECORD_SENT = 0, RECORD_SEND_ERROR = 1, RECORD_REPLY = 2, RECORD_STRAY = 3 };
 
 typedef struct packet {
   struct packet *next;
@@ -58,6 +58,8 @@ typedef struct {
   socklen_t remote_len;
   packet_t *head, *tail;  // in due order
   uint32_t queued;
+  // Index of this channel's stray record among the records not yet drained; -1 when there is none.
+  int64_t stray_record;
 } channel_t;
 
 typedef struct {
@@ -67,7 +69,8 @@ typedef struct {
   int err;
   uint64_t ns;
   uint32_t len;
-  uint8_t *payload;
+  uint8_t *payload;  // a reply's datagram; a stray record's source as text ("address:port")
+  uint32_t count;    // a stray record: datagrams from strangers since the last drain
 } record_t;
 
 typedef struct {
@@ -161,6 +164,45 @@ static int same_address(const struct sockaddr_storage *a, socklen_t len, const s
   return len >= sizeof *x && x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
 }
 
+// "address:port" ("[address]:port" for IPv6) of a datagram's source, malloc'd; NULL if out of memory.
+static char *format_source(const struct sockaddr_storage *from) {
+  char address[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  int v6 = from->ss_family == AF_INET6;
+  if (v6) {
+    const struct sockaddr_in6 *a = (const void *)from;
+    inet_ntop(AF_INET6, &a->sin6_addr, address, sizeof address);
+    port = ntohs(a->sin6_port);
+  } else if (from->ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const void *)from;
+    inet_ntop(AF_INET, &a->sin_addr, address, sizeof address);
+    port = ntohs(a->sin_port);
+  }
+  char *text = malloc(INET6_ADDRSTRLEN + 10);
+  if (text) snprintf(text, INET6_ADDRSTRLEN + 10, v6 ? "[%s]:%u" : "%s:%u", address, port);
+  return text;
+}
+
+// Called with the lock held: a datagram on the channel's port from someone other than its reflector.
+static void note_stray(io_t *io, channel_t *ch, const struct sockaddr_storage *from) {
+  char *source = format_source(from);
+  if (!source) {
+    io->dropped++;
+    return;
+  }
+  int64_t at = ch->stray_record;
+  if (at >= 0 && (size_t)at < io->nrecords && io->records[at].kind == RECORD_STRAY && io->records[at].channel == ch->id) {
+    record_t *r = &io->records[at];
+    free(r->payload);
+    r->payload = (uint8_t *)source;
+    r->ns = clock_ns(CLOCK_MONOTONIC);
+    r->count++;
+    return;
+  }
+  if (io->nrecords < MAX_RECORDS) ch->stray_record = (int64_t)io->nrecords;
+  add_record(io, (record_t){.kind = RECORD_STRAY, .channel = ch->id, .ns = clock_ns(CLOCK_MONOTONIC), .payload = (uint8_t *)source, .count = 1});
+}
+
 // Called with the lock held: reads every datagram waiting on the channel's socket.
 static void receive(io_t *io, channel_t *ch) {
   uint8_t buf[MAX_DATAGRAM];
@@ -180,8 +222,13 @@ static void receive(io_t *io, channel_t *ch) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       continue;
     }
-    // Only the reflector's datagrams are replies; anything else reaching the port is dropped.
-    if (!same_address(&from, msg.msg_namelen, &ch->remote)) continue;
+    // Only the reflector's datagrams are replies. Anything else reaching the port is counted, once per
+    // channel and drain, with the latest sender: a reflector answering from another of its addresses
+    // otherwise looks like a blackout with no clue why.
+    if (!same_address(&from, msg.msg_namelen, &ch->remote)) {
+      note_stray(io, ch, &from);
+      continue;
+    }
     // Both clocks now: T4 falls back to the monotonic read if the kernel gave no timestamp.
     uint64_t mono = clock_ns(CLOCK_MONOTONIC);
     uint64_t real = clock_ns(CLOCK_REALTIME);
@@ -459,7 +506,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
       err = errno;
     } else {
-      *slot = (channel_t){.id = id, .fd = fd, .remote = remote_addr, .remote_len = remote_len};
+      *slot = (channel_t){.id = id, .fd = fd, .remote = remote_addr, .remote_len = remote_len, .stray_record = -1};
     }
   }
   pthread_mutex_unlock(&io->lock);
@@ -542,10 +589,10 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 }
 
 static const char *kind_name(uint8_t kind) {
-  return kind == RECORD_SENT ? "sent" : kind == RECORD_SEND_ERROR ? "send-error" : "reply";
+  return kind == RECORD_SENT ? "sent" : kind == RECORD_SEND_ERROR ? "send-error" : kind == RECORD_REPLY ? "reply" : "stray";
 }
 
-// drain(handle): { records: [{ channel, kind, seq?, ns: bigint, payload?, error? }], dropped }
+// drain(handle): { records: [{ channel, kind, seq?, ns: bigint, payload?, error?, from?, count? }], dropped }
 static napi_value js_drain(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   io_t *io = method_args(env, info, 1, argv);
@@ -558,6 +605,7 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
     if (taken) {
       memcpy(taken, io->records, sizeof(record_t) * n);
       io->nrecords = 0;
+      for (int i = 0; i < MAX_CHANNELS; i++) io->channels[i].stray_record = -1;
     } else {
       n = 0;
     }
@@ -582,6 +630,13 @@ static napi_value js_drain(napi_env env, napi_callback_info info) {
       void *copy;
       CHECK(napi_create_buffer_copy(env, r->len, r->payload, &copy, &value));
       CHECK(napi_set_named_property(env, record, "payload", value));
+      free(r->payload);
+      r->payload = NULL;
+    } else if (r->kind == RECORD_STRAY) {
+      CHECK(napi_create_string_utf8(env, (const char *)r->payload, NAPI_AUTO_LENGTH, &value));
+      CHECK(napi_set_named_property(env, record, "from", value));
+      CHECK(napi_create_uint32(env, r->count, &value));
+      CHECK(napi_set_named_property(env, record, "count", value));
       free(r->payload);
       r->payload = NULL;
     } else {

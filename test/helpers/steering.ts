@@ -61,6 +61,7 @@ export function metrics(f: Figures, at = 0): PathMetrics {
     ipdv: null,
     mos: f.mos === undefined ? 4.3 : f.mos,
     lastReplyAt: at,
+    lastStray: null,
     firstSentAt: 0,
     consecutiveReplies: 10,
     consecutiveMisses: 0,

@@ -13,7 +13,7 @@ function metrics(over: Partial<PathMetrics> = {}): PathMetrics {
     pathId: 'wan1', at: 1000, settled: 100, received: 100, lost: 0, late: 0, duplicates: 0, reordered: 0, lossPct: 0, outageLost: 0,
     lossHorizon: { lost: 0, settled: 1000 }, recentRttMs: 12,
     rtt: { minMs: 10, avgMs: 12, maxMs: 20, p50Ms: 12, p95Ms: 18, p99Ms: 20 }, jitterMs: 1, recentJitterMs: 1, ipdv: null, mos: 4.4,
-    lastReplyAt: 1000, firstSentAt: 0, consecutiveReplies: 100, consecutiveMisses: 0, totalSent: 100, totalReceived: 100,
+    lastReplyAt: 1000, lastStray: null, firstSentAt: 0, consecutiveReplies: 100, consecutiveMisses: 0, totalSent: 100, totalReceived: 100,
     ...over,
   }
 }
@@ -31,6 +31,8 @@ t.test('verdicts', async t => {
     ['silence of 157 ms is not yet 3 misses', was('up'), metrics(), true, 1157, 'up', /^ok$/],
     ['a jittery path (RTTs spread 280 ms): 400 ms of silence is delay, not 3 misses', was('up'), metrics(rttOf(100, 100, 20, 300)), true, 1400, 'up', /^ok$/],
     ['a jittery path: 430 ms of silence is', was('up'), metrics(rttOf(100, 100, 20, 300)), true, 1430, 'down', /no reply for 430 ms \(3 probes missed beyond the 280 ms RTT spread, limit 3\)/],
+    ['a blackout while a stranger sends to the probe port names it', was('up'), metrics({ lastStray: { from: '192.0.2.99:862', at: 1100 } }), true, 1158, 'down', /limit 3\); datagrams from 192\.0\.2\.99:862 instead, which is not the reflector$/],
+    ['a stranger heard before the last reply is not the reason', was('up'), metrics({ lastStray: { from: '192.0.2.99:862', at: 900 } }), true, 1158, 'down', /limit 3\)$/],
     ['timed-out misses in a row count too', was('up'), metrics({ consecutiveMisses: 3, consecutiveReplies: 0 }), true, 1000, 'down', /3 probes missed/],
     ['never a reply', null, metrics({ lastReplyAt: null, firstSentAt: 900, received: 0, consecutiveReplies: 0 }), true, 1100, 'down', /no reply yet/],
     ['down stays down until 5 replies in a row', was('down'), metrics({ consecutiveReplies: 4 }), true, 1000, 'down', /recovering: 4\/5/],

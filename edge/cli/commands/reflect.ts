@@ -19,7 +19,9 @@ Answers STAMP (RFC 8762) and TWAMP-Light test packets until SIGINT/SIGTERM.
 
 options:
   --port N             UDP port (default ${STAMP_PORT})
-  --address ADDR       local address to listen on (default 0.0.0.0; '::' for IPv6)
+  --address ADDR       local address to listen on (default 0.0.0.0; '::' for IPv6). On a host with
+                       several addresses give the one the edges probe: on 0.0.0.0 a reply leaves
+                       from the route's source address, and an edge ignores replies from any other
   --auth-key-file FILE authenticated mode only (HMAC-SHA-256); FILE holds the key as one line of hex
   --rate PPS           replies per second per source address (default ${DEFAULT_RATE_LIMIT.ratePerSecond})
   --burst N            replies a source may get at once above the rate (default ${DEFAULT_RATE_LIMIT.burst})

@@ -63,14 +63,17 @@ t.test('I/O thread: only the reflector answers; a refused port does not stop sen
   const records = await drainUntil(io, rs => rs.length >= 3)
   t.match(records, [{ kind: 'sent', seq: 1 }, { kind: 'sent', seq: 2 }, { kind: 'sent', seq: 3 }])
 
-  // A stranger sends to the probe socket's port: not a reply.
+  // A stranger sends to the probe socket's port, three times: not a reply, but one stray record per
+  // drain that counts them and names the latest sender.
   const stranger = createSocket('udp4')
   t.teardown(() => stranger.close())
+  stranger.bind(0, '127.0.0.2')
+  await once(stranger, 'listening')
   const echo = createSocket('udp4')
   t.teardown(() => echo.close())
   echo.on('message', (msg, from) => {
-    stranger.send(Buffer.from('not the reflector'), from.port, from.address)
-    echo.send(msg, from.port, from.address)
+    for (let i = 0; i < 3; i++) stranger.send(Buffer.from('not the reflector'), from.port, from.address)
+    setTimeout(() => echo.send(msg, from.port, from.address), 20)
   })
   echo.bind(0, '127.0.0.1')
   await once(echo, 'listening')
@@ -80,6 +83,8 @@ t.test('I/O thread: only the reflector answers; a refused port does not stop sen
   await sleep(50)
   answered.push(...io.drain().records)
   t.same(answered.filter(r => r.kind === 'reply').map(r => r.kind === 'reply' && r.payload.toString()), ['probe'], "the reflector's reply only")
+  const strays = answered.filter(r => r.kind === 'stray')
+  t.same(strays.map(r => r.kind === 'stray' && [r.channel, r.from, r.count]), [[probed, `127.0.0.2:${stranger.address().port}`, 3]])
 
   const closing = io.open('127.0.0.1', '127.0.0.1', port)
   t.equal(io.queue(closing, nowNs() + 50_000_000n, 3, Buffer.from('c')), true)

@@ -96,6 +96,23 @@ t.test('count stops sending; authenticated mode; stray datagrams', async t => {
   h.prober.stop()
 })
 
+t.test('a reflector answering from another address: its datagrams are strays, and the blackout says whose', async t => {
+  const world = new FakeWorld()
+  world.links.set('10.1.0.2', { delayMs: 5, answersFrom: '192.0.2.99:862' })
+  const h = harness(world)
+  await h.prober.update([target('multihomed', '10.1.0.2', { intervalMs: 50 })])
+  world.advance(1000)
+  const m = h.metrics('multihomed')
+  t.match(m, { received: 0, lastReplyAt: null, lastStray: { from: '192.0.2.99:862' } })
+  const invalid = h.events.filter(e => e.kind === 'invalid')
+  t.ok(invalid.length >= 15, `every reply reported (${invalid.length})`)
+  t.equal(invalid[0]!.detail, "1 datagram(s) from 192.0.2.99:862, not the reflector 198.18.0.1:862: ignored")
+  const health = pathHealth(null, m, withProbeDefaults({ intervalMs: 50 }), { up: true }, world.nowMs)
+  t.equal(health.state, 'down')
+  t.match(health.reason, /^blackout: no reply yet \(\d+ probes missed, limit \d+\); datagrams from 192\.0\.2\.99:862 instead, which is not the reflector$/)
+  h.prober.stop()
+})
+
 t.test('update: removed paths stop, changed ones restart, bad targets are refused', async t => {
   const world = new FakeWorld()
   world.links.set('10.1.0.2', { delayMs: 1 })

@@ -19,6 +19,11 @@ export interface LinkBehaviour {
   down?: boolean
   /** The reflector's key (authenticated mode). */
   reflectorKey?: Buffer
+  /**
+   * The reflector answers from this address ("address:port") instead of the one probed, as one bound
+   * to 0.0.0.0 on a multi-homed host may: the I/O thread reports its replies as strays.
+   */
+  answersFrom?: string
 }
 
 interface Scheduled {
@@ -85,8 +90,8 @@ export class FakeWorld {
 
   /**
    * The probe I/O thread over the virtual network: a queued packet leaves at its due time (a 'sent'
-   * record, or 'send-error' when its link is down) and its reply arrives as a 'reply' record, both
-   * stamped with the virtual clock.
+   * record, or 'send-error' when its link is down) and its reply arrives as a 'reply' record (a 'stray'
+   * one when the reflector answers from elsewhere), all stamped with the virtual clock.
    */
   readonly io: ProbeIo = {
     open: (localAddress, remoteAddress, port) => {
@@ -128,7 +133,9 @@ export class FakeWorld {
     if (link.drop?.(nth)) return
     const delay = typeof link.delayMs === 'function' ? link.delayMs(nth) : link.delayMs
     const deliver = (payload: Buffer): void => {
-      if (this.#channels.has(channel)) this.#records.push({ channel, kind: 'reply', ns: this.nowNs, payload })
+      if (!this.#channels.has(channel)) return
+      if (link.answersFrom === undefined) this.#records.push({ channel, kind: 'reply', ns: this.nowNs, payload })
+      else this.#records.push({ channel, kind: 'stray', ns: this.nowNs, from: link.answersFrom, count: 1 })
     }
     this.schedule(delay, () => {
       const t2 = this.clock.ntpNow()

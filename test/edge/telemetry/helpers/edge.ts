@@ -78,6 +78,7 @@ export function samplePathMetrics(path: string, i: number): { metrics: PathMetri
       ipdv: { meanAbsMs: 1.2, maxAbsMs: 9.1 },
       mos: 4.38,
       lastReplyAt: i * 1000,
+      lastStray: null,
       firstSentAt: 0,
       consecutiveReplies: 12,
       consecutiveMisses: 0,
