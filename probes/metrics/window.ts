@@ -78,7 +78,8 @@ export class ProbeWindow {
   }
 
   sent(seq: number, atMs: number): void {
-    if (this.#records.has(seq)) this.#forget(seq)
+    const reused = this.#records.get(seq)
+    if (reused) this.#forget(reused)
     const record: ProbeRecord = { seq, sentAt: atMs, state: 'pending', rttMs: null, receivedAt: null, reordered: false, duplicates: 0, overtakenAt: null }
     this.#records.set(seq, record)
     this.#order.push(record)
@@ -195,7 +196,7 @@ export class ProbeWindow {
       this.#pastSentAt.push(record.sentAt)
       this.#pastLost.push(record.state !== 'received')
     }
-    this.#forget(record.seq)
+    this.#forget(record)
   }
 
   #trimPast(newestSentAt: number): void {
@@ -208,10 +209,8 @@ export class ProbeWindow {
     }
   }
 
-  #forget(seq: number): void {
-    const record = this.#records.get(seq)
-    if (record === undefined) return
-    this.#records.delete(seq)
+  #forget(record: ProbeRecord): void {
+    this.#records.delete(record.seq)
     const i = this.#order.indexOf(record)
     if (i >= 0) this.#order.splice(i, 1)
   }
